@@ -1,0 +1,291 @@
+"""Canonicalise: per story, choose a representative, align every variant's sentences to it,
+record what each variant adds, and compose one text with all additions in place.
+
+Alignment is IDF-weighted containment over light-stemmed content words: a variant sentence
+aligns with the canonical sentence (or pair of adjacent sentences, for merged/split sentences)
+that holds most of its distinctive words. Rewording keeps names, numbers and rare words, so
+it survives paraphrase; what finds no counterpart is a sentence addition, and facts inside
+aligned sentences that the canonical never states are fact additions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+from scipy import sparse
+
+from dedup.config import PipelineOptions
+from dedup.facts import Fact, extract_facts
+from dedup.records import Addition, ComposedAddition, Document, Member, Story
+from dedup.text import content_tokens, split_sentences, tokens
+from dedup.weights import TermWeights
+
+CANONICAL_POLICIES = ("coverage", "longest", "earliest")
+# A sentence whose distinctive words the canonical states almost all of, spread over several
+# sentences, restates the story (a summary or lede), it does not add to it.
+RESTATED_CONTAINMENT = 0.85
+
+
+def stem(token: str) -> str:
+    """Light suffix stripping so that 'urged'/'urges', 'militants'/'militant' align."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(token) > len(suffix) + 3 and token.endswith(suffix):
+            return token[: -len(suffix)]
+    return token
+
+
+def story_id(doc_ids: Sequence[str]) -> str:
+    """Content-derived story id: stable across runs, input order and engines."""
+    return "s" + xxhash.xxh64_hexdigest(min(doc_ids).encode("utf-8"))
+
+
+@dataclass(slots=True)
+class SentenceTable:
+    sentences: list[str]
+    paragraphs: list[int]
+    terms: list[list[str]]
+
+    @classmethod
+    def of(cls, text: str) -> SentenceTable:
+        sentences, paragraphs = [], []
+        for p, paragraph in enumerate(line for line in text.splitlines() if line.strip()):
+            for sentence in split_sentences(paragraph):
+                sentences.append(sentence)
+                paragraphs.append(p)
+        return cls(sentences, paragraphs, [[stem(t) for t in content_tokens(s)] for s in sentences])
+
+
+class StoryAligner:
+    """Sentence-level IDF-weighted containment between the documents of one story."""
+
+    def __init__(self, tables: Sequence[SentenceTable], weights: TermWeights) -> None:
+        self.tables = tables
+        vocabulary: dict[str, int] = {}
+        self.idf: dict[str, float] = {}
+        triplets = []
+        for table in tables:
+            rows, cols, vals = [], [], []
+            for r, terms in enumerate(table.terms):
+                for term in set(terms):
+                    if term not in self.idf:
+                        self.idf[term] = weights.idf(term)
+                    rows.append(r)
+                    cols.append(vocabulary.setdefault(term, len(vocabulary)))
+                    vals.append(self.idf[term])
+            triplets.append((rows, cols, vals, len(table.terms)))
+        width = max(len(vocabulary), 1)
+        # weighted: idf of each distinct term per sentence; present: the same pattern as 0/1.
+        self.weighted = [sparse.csr_matrix((v, (r, c)), shape=(n, width)) for r, c, v, n in triplets]
+        self.present = [(w > 0).astype(np.float64) for w in self.weighted]
+        self.mass = [np.asarray(w.sum(axis=1)).ravel() for w in self.weighted]
+        self.term_sets = [{t for terms in table.terms for t in terms} for table in tables]
+
+    def align(self, v: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each sentence of document v: best containment score in document c and the
+        index of the canonical sentence it aligns with."""
+        nv, nc = self.weighted[v].shape[0], self.present[c].shape[0]
+        if nv == 0 or nc == 0:
+            return np.zeros(nv), np.full(nv, -1)
+        shared = (self.weighted[v] @ self.present[c].T).toarray()
+        if nc > 1:  # adjacent canonical pairs catch a variant sentence that merges two
+            window = self.present[c][:-1] + self.present[c][1:]
+            window.data = np.minimum(window.data, 1.0)
+            merged = (self.weighted[v] @ window.T).toarray()
+            merged = np.hstack([merged, np.zeros((nv, 1))])
+            use_merged = merged > shared * 1.25
+            shared = np.where(use_merged, merged, shared)
+        mass = np.maximum(self.mass[v], 1e-9)
+        best = shared.argmax(axis=1)
+        return shared[np.arange(nv), best] / mass, best
+
+    def coverage(self, v: int, c: int, threshold: float) -> float:
+        """Share of v's distinctive-word mass in sentences that align with c."""
+        scores, _ = self.align(v, c)
+        mass = self.mass[v]
+        total = mass.sum()
+        return float(mass[scores >= threshold].sum() / total) if total > 0 else 0.0
+
+    def doc_containment(self, v: int, s: int, c: int) -> float:
+        """Share of sentence s of v's word mass found anywhere in document c."""
+        terms = set(self.tables[v].terms[s])
+        total = sum(self.idf[t] for t in terms)
+        found = sum(self.idf[t] for t in terms if t in self.term_sets[c])
+        return found / total if total > 0 else 1.0
+
+
+def choose_canonical(
+    docs: Sequence[Document], aligner: StoryAligner, options: PipelineOptions, policy: str = "coverage"
+) -> tuple[int, str]:
+    """Position of the representative among ``docs`` and why it won.
+
+    ``coverage`` (default): the version that contains the most of the other versions' content
+    (mean share of their distinctive words in aligned sentences), which favours the complete
+    original over trimmed copies and rewrites; ties go to the earliest ``published``, then
+    the smallest ``doc_id``. ``longest`` and ``earliest`` are simpler policies.
+    """
+    k = len(docs)
+
+    def tie_break(i: int) -> tuple[str, str]:
+        return (docs[i].published or "9999", docs[i].doc_id)
+
+    if k == 1:
+        return 0, "only version"
+    if policy == "longest":
+        best = min(range(k), key=lambda i: (-docs[i].n_words, *tie_break(i)))
+        return best, f"policy=longest n_words={docs[best].n_words}"
+    if policy == "earliest":
+        best = min(range(k), key=tie_break)
+        return best, f"policy=earliest published={docs[best].published}"
+    if policy != "coverage":
+        raise ValueError(f"unknown canonical policy {policy!r}; choose from {CANONICAL_POLICIES}")
+    scores = []
+    for m in range(k):
+        covered = [aligner.coverage(o, m, options.align_threshold) for o in range(k) if o != m]
+        scores.append(float(np.mean(covered)))
+    best = min(range(k), key=lambda i: (-round(scores[i], 3), *tie_break(i)))
+    runner_up = max((s for i, s in enumerate(scores) if i != best), default=0.0)
+    return best, f"policy=coverage coverage={scores[best]:.3f} runner_up={runner_up:.3f}"
+
+
+def _fact_is_stated(fact: Fact, canonical_keys: dict[str, set[str]], canonical_tokens: set[str]) -> bool:
+    if fact.kind == "date":
+        keys = canonical_keys["date"]
+        # "July 24" and "July 24, 2025" are one date when the canonical has either form.
+        return fact.key in keys or any(k.endswith(fact.key) or fact.key.endswith(k) for k in keys if "-" in k)
+    if fact.kind == "number":
+        return fact.key in canonical_keys["number"]
+    if fact.kind == "entity":
+        return all(w in canonical_tokens for w in tokens(fact.text))
+    if fact.kind == "quote":
+        words = fact.key.split()
+        found = sum(1 for w in words if w in canonical_tokens)
+        return found >= 0.7 * len(words)
+    return False
+
+
+@dataclass(slots=True)
+class VariantAlignment:
+    additions: list[Addition]
+    # (sentence index in the variant, canonical sentence index it follows, -1 = before all)
+    placed_sentences: list[tuple[int, int]]
+
+
+def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOptions) -> VariantAlignment:
+    """What variant v says that canonical c does not, in the variant's reading order."""
+    variant, canonical = aligner.tables[v], aligner.tables[c]
+    scores, best = aligner.align(v, c)
+    canonical_facts = [f for s in canonical.sentences for f in extract_facts(s)]
+    canonical_keys: dict[str, set[str]] = {"date": set(), "number": set(), "entity": set(), "quote": set()}
+    for fact in canonical_facts:
+        canonical_keys[fact.kind].add(fact.key)
+    canonical_tokens = {t for s in canonical.sentences for t in tokens(s)}
+
+    additions: list[Addition] = []
+    placed: list[tuple[int, int]] = []
+    anchor = -1
+    for s, sentence in enumerate(variant.sentences):
+        aligned = scores[s] >= options.align_threshold
+        if (
+            not aligned
+            and len(sentence.split()) >= options.min_addition_words
+            and aligner.doc_containment(v, s, c) < RESTATED_CONTAINMENT
+        ):
+            additions.append(Addition("sentence", sentence, sentence))
+            placed.append((s, anchor))
+            continue
+        if aligned:
+            anchor = int(best[s])
+        seen: set[tuple[str, str]] = set()
+        for fact in extract_facts(sentence):
+            if (fact.kind, fact.key) in seen or _fact_is_stated(fact, canonical_keys, canonical_tokens):
+                continue
+            seen.add((fact.kind, fact.key))
+            additions.append(Addition(fact.kind, fact.text, sentence))
+    return VariantAlignment(additions, placed)
+
+
+def _same_sentence(a: list[str], b: list[str], idf: Callable[[str], float]) -> bool:
+    """Two added sentences from different variants that say the same thing."""
+    sa, sb = set(a), set(b)
+    if not sa or not sb:
+        return sa == sb
+    shared = sum(idf(t) for t in sa & sb)
+    return shared / sum(idf(t) for t in sa | sb) >= 0.5
+
+
+def compose(
+    canonical: SentenceTable,
+    variants: Sequence[tuple[str, SentenceTable, VariantAlignment]],
+    idf: Callable[[str], float],
+) -> tuple[str, list[ComposedAddition]]:
+    """The canonical text with every variant's sentence additions after the canonical
+    sentence they follow in their variant; one copy of each, with the doc_ids carrying it."""
+    inserted: dict[int, list[tuple[list[str], ComposedAddition]]] = {}
+    all_added: list[tuple[list[str], ComposedAddition]] = []
+    for doc_id, table, alignment in variants:
+        for s, anchor in alignment.placed_sentences:
+            terms = table.terms[s]
+            match = next((item for item in all_added if _same_sentence(item[0], terms, idf)), None)
+            if match is not None:
+                if doc_id not in match[1].doc_ids:
+                    match[1].doc_ids.append(doc_id)
+                continue
+            item = (terms, ComposedAddition(text=table.sentences[s], doc_ids=[doc_id]))
+            all_added.append(item)
+            inserted.setdefault(anchor, []).append(item)
+
+    paragraphs: list[list[str]] = []
+    lead = [item[1].text for item in inserted.get(-1, [])]
+    if lead:
+        paragraphs.append(lead)
+    last_paragraph = None
+    for i, sentence in enumerate(canonical.sentences):
+        if canonical.paragraphs[i] != last_paragraph:
+            paragraphs.append([])
+            last_paragraph = canonical.paragraphs[i]
+        paragraphs[-1].append(sentence)
+        paragraphs[-1].extend(item[1].text for item in inserted.get(i, []))
+    text = "\n".join(" ".join(p) for p in paragraphs)
+    return text, [item[1] for item in all_added]
+
+
+def canonicalise_story(
+    member_indices: Sequence[int],
+    docs: Sequence[Document],
+    weights: TermWeights,
+    similarity_to: Callable[[int, Sequence[int]], np.ndarray],
+    relation_of: Callable[[int, int], str],
+    options: PipelineOptions,
+    policy: str = "coverage",
+) -> Story:
+    """Everything the outputs say about one story. ``similarity_to(c, others)`` gives the
+    verifier similarity of the canonical to other members; ``relation_of(c, m)`` labels m."""
+    members = list(member_indices)
+    story_docs = [docs[i] for i in members]
+    tables = [SentenceTable.of(d.text) for d in story_docs]
+    aligner = StoryAligner(tables, weights)
+    c, reason = choose_canonical(story_docs, aligner, options, policy)
+    canonical_index = members[c]
+    others = [m for m in members if m != canonical_index]
+    sims = dict(zip(others, similarity_to(canonical_index, others).tolist(), strict=True)) if others else {}
+
+    story_members = [Member(canonical_index, 1.0, "canonical")]
+    variants = []
+    for pos, m in enumerate(members):
+        if m == canonical_index:
+            continue
+        alignment = variant_additions(pos, c, aligner, options)
+        story_members.append(Member(m, float(sims[m]), relation_of(canonical_index, m), alignment.additions))
+        variants.append((docs[m].doc_id, tables[pos], alignment))
+    composed_text, composed_additions = compose(tables[c], variants, weights.idf)
+    return Story(
+        cluster_id=story_id([d.doc_id for d in story_docs]),
+        canonical_index=canonical_index,
+        canonical_reason=reason,
+        members=story_members,
+        composed_text=composed_text,
+        composed_additions=composed_additions,
+    )

@@ -1,0 +1,215 @@
+"""Command line: parsing and reporting only; the work happens in the engine and stages."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from dedup import __version__
+from dedup.canonical import CANONICAL_POLICIES
+from dedup.config import PipelineOptions
+from dedup.ingest.discover import InputError
+from dedup.output import OutputError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("dedup")
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="newsdedup")
+def main() -> None:
+    """newsdedup: find the news articles that tell the same story.
+
+    Reads corpus folders of HTML pages, text/Markdown files, JSON Lines and Parquet
+    (optionally .gz), extracts clean article text, groups versions of one story (copies,
+    trimmed copies, rewrites), picks a canonical version per story and records what every
+    other version adds. Results are Parquet tables plus a manifest.json.
+
+    \b
+    Typical use:
+      dedup run corpus/ --out out/      group a corpus, write out/*.parquet
+      dedup show <cluster_id>           print one story from out/
+      dedup schema                      the output tables and their columns
+    """
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, readable=True, path_type=str))
+@click.option(
+    "--out",
+    "out_dir",
+    default="out",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Output folder; replaced atomically when the run succeeds.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Processes for extraction; 0 = one per CPU core.",
+)
+@click.option(
+    "--min-words",
+    type=click.IntRange(min=1),
+    default=PipelineOptions.min_words,
+    show_default=True,
+    help="Documents with fewer words of article text are rejected as 'no_article'.",
+)
+@click.option(
+    "--canonical-policy",
+    type=click.Choice(CANONICAL_POLICIES),
+    default="coverage",
+    show_default=True,
+    help="How each story's representative is chosen (see README).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+def run(
+    inputs: tuple[str, ...],
+    out_dir: Path,
+    workers: int,
+    min_words: int,
+    canonical_policy: str,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Group INPUTS (folders, walked recursively, or files) into stories and write the tables.
+
+    \b
+    Formats, by extension or content: .html/.htm/.xhtml, .txt/.md, .jsonl/.json
+    (fields id, title, text or html, url, date, source), .parquet (same columns), and
+    any of them compressed as .gz. A file's doc_id is its path relative to the INPUT folder.
+
+    \b
+    Writes to --out: documents.parquet, clusters.parquet, additions.parquet,
+    pairs.parquet, rejects.parquet and manifest.json. Inputs that cannot become documents
+    (binary, empty, undecodable, malformed, no article text) are listed in rejects.parquet
+    with a reason; the run still succeeds.
+
+    \b
+    Exit codes: 0 success, 1 failure, 2 usage error.
+    """
+    from dedup.engines.local import run_pipeline
+    from dedup.manifest import build_manifest
+    from dedup.output import (
+        additions_table,
+        clusters_table,
+        documents_table,
+        pairs_table,
+        prepare_output,
+        publish,
+        rejects_table,
+    )
+
+    _setup_logging(verbose, quiet)
+    options = PipelineOptions(workers=workers, min_words=min_words)
+    started = time.perf_counter()
+    try:
+        prepare_output(out_dir)
+        result = run_pipeline(list(inputs), options, canonical_policy)
+    except (InputError, OutputError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    docs, stories = result.documents, result.stories
+    tables = {
+        "documents": documents_table(docs, stories),
+        "clusters": clusters_table(docs, stories),
+        "additions": additions_table(docs, stories),
+        "rejects": rejects_table(result.rejects),
+        "pairs": pairs_table(docs, result.grouping.edges, stories),
+    }
+    manifest = build_manifest(
+        result, inputs, options, canonical_policy, {k: t.num_rows for k, t in tables.items()}
+    )
+    try:
+        publish(out_dir, tables, manifest)
+    except OSError as exc:
+        click.echo(f"error: cannot write outputs to {out_dir}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    counts = manifest["counts"]
+    click.echo(
+        f"{counts['input_records']} inputs -> {counts['documents']} documents "
+        f"in {counts['clusters']} stories "
+        f"({counts['multi_document_clusters']} with several versions), {counts['additions']} additions, "
+        f"{counts['rejects']} rejects; wrote {out_dir}/ in {time.perf_counter() - started:.1f}s",
+        err=quiet,
+    )
+
+
+@main.command()
+def schema() -> None:
+    """Print the output tables, their columns, types and meaning (schema version)."""
+    from dedup.records import COLUMN_DOCS, OUTPUT_SCHEMAS, SCHEMA_VERSION
+
+    click.echo(f"newsdedup output schema version {SCHEMA_VERSION}")
+    for name, table_schema in OUTPUT_SCHEMAS.items():
+        click.echo(f"\n{name}.parquet")
+        for f in table_schema:
+            null = "" if f.nullable else " not null"
+            click.echo(f"  {f.name:<26} {f.type!s:<40}{null}\n      {COLUMN_DOCS[name][f.name]}")
+
+
+@main.command()
+@click.argument("cluster_id")
+@click.option(
+    "--out",
+    "out_dir",
+    default="out",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Output folder of a finished run.",
+)
+def show(cluster_id: str, out_dir: Path) -> None:
+    """Print one story: its canonical version, then every variant with what it adds."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        clusters = pq.read_table(out_dir / "clusters.parquet")
+        documents = pq.read_table(out_dir / "documents.parquet")
+        additions = pq.read_table(out_dir / "additions.parquet")
+    except OSError as exc:
+        click.echo(f"error: no finished run in {out_dir}: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    story = clusters.filter(pc.equal(clusters["cluster_id"], cluster_id)).to_pylist()
+    if not story:
+        click.echo(f"error: no story {cluster_id!r} in {out_dir}/clusters.parquet", err=True)
+        sys.exit(EXIT_USAGE)
+    story = story[0]
+    members = documents.filter(pc.equal(documents["cluster_id"], cluster_id)).to_pylist()
+    adds = additions.filter(pc.equal(additions["cluster_id"], cluster_id)).to_pylist()
+    canonical = next(m for m in members if m["is_canonical"])
+    click.secho(f"Story {cluster_id}: {story['title'] or '(untitled)'} — {story['size']} versions", bold=True)
+    click.secho(f"\nCANONICAL {canonical['doc_id']}  ({story['canonical_reason']})", fg="green", bold=True)
+    click.echo(canonical["text"])
+    for member in sorted(members, key=lambda m: m["doc_id"]):
+        if member["is_canonical"]:
+            continue
+        mine = [a for a in adds if a["doc_id"] == member["doc_id"]]
+        click.secho(
+            f"\nVARIANT {member['doc_id']}  {member['relation']}, similarity "
+            f"{member['similarity_to_canonical']:.2f}, {len(mine)} additions",
+            fg="cyan",
+            bold=True,
+        )
+        for a in mine:
+            label = click.style(f"[{a['kind']}]", fg="yellow")
+            if a["kind"] == "sentence":
+                click.echo(f"  {label} {a['text']}")
+            else:
+                click.echo(f"  {label} {click.style(a['text'], bold=True)}  in: {a['sentence']}")
+
+
+if __name__ == "__main__":
+    main()

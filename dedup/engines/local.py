@@ -1,0 +1,194 @@
+"""The local engine: runs every stage on this machine, per-document stages on all cores.
+
+It only orchestrates; each stage lives in its own module:
+ingest -> extract -> fingerprint -> candidates -> verify -> cluster -> canonicalise -> (write).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from dedup.candidates import candidate_pairs
+from dedup.canonical import canonicalise_story
+from dedup.cluster import cluster_stories
+from dedup.config import PipelineOptions
+from dedup.extract import extract_document
+from dedup.fingerprint import estimated_jaccard, minhash_signatures, view_features
+from dedup.ingest import discover_inputs, read_input
+from dedup.progress import progress
+from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
+from dedup.text import content_tokens, tokens
+from dedup.verify import Verifier
+from dedup.weights import TermWeights
+
+log = logging.getLogger("dedup")
+
+# Below this many HTML records a process pool costs more than it saves.
+MIN_RECORDS_FOR_POOL = 64
+
+
+class StageTimer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+
+@dataclass
+class Grouping:
+    edges: list[PairEdge]
+    stories: list[list[int]]
+    n_candidates: int
+    verifier: Verifier
+    shingle_signatures: np.ndarray
+    weights: TermWeights
+
+
+@dataclass
+class PipelineResult:
+    documents: list[Document]
+    rejects: list[Reject]
+    stories: list[Story]
+    grouping: Grouping
+    input_files: int
+    input_records: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def ingest(inputs: Sequence[str]) -> tuple[int, list[SourceRecord], list[Reject]]:
+    """All records of all inputs, in a deterministic order; duplicate ids are rejected."""
+    files = discover_inputs(list(inputs))
+    records: list[SourceRecord] = []
+    rejects: list[Reject] = []
+    seen: dict[str, str] = {}
+    for item in progress(files, len(files), "ingest"):
+        for out in read_input(item):
+            if isinstance(out, Reject):
+                rejects.append(out)
+            elif out.doc_id in seen:
+                rejects.append(
+                    Reject(
+                        out.source_path,
+                        "duplicate_id",
+                        f"doc_id {out.doc_id!r} already read from {seen[out.doc_id]}",
+                    )
+                )
+            else:
+                seen[out.doc_id] = out.source_path
+                records.append(out)
+    return len(files), records, rejects
+
+
+def extract(records: Sequence[SourceRecord], options: PipelineOptions) -> tuple[list[Document], list[Reject]]:
+    work = partial(extract_document, min_words=options.min_words)
+    workers = options.workers or os.cpu_count() or 1
+    html = sum(1 for r in records if r.content_type == "html")
+    if workers > 1 and html >= MIN_RECORDS_FOR_POOL:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(progress(pool.map(work, records, chunksize=16), len(records), "extract"))
+    else:
+        results = list(progress(map(work, records), len(records), "extract"))
+    docs = [r for r in results if isinstance(r, Document)]
+    rejects = [r for r in results if isinstance(r, Reject)]
+    return docs, rejects
+
+
+def group_documents(
+    docs: Sequence[Document], options: PipelineOptions, timer: StageTimer | None = None
+) -> Grouping:
+    """fingerprint -> candidates -> verify -> cluster over one batch of documents."""
+    timer = timer or StageTimer()
+    with timer("fingerprint"):
+        body_tokens = [tokens(d.text) for d in docs]
+        body_content = [content_tokens(d.text) for d in docs]
+        title_content = [content_tokens(d.title or "") for d in docs]
+        weights = TermWeights.fit(body_content)
+        signatures = {
+            view.name: minhash_signatures(
+                [
+                    view_features(view, toks, content, weights)
+                    for toks, content in zip(body_tokens, body_content, strict=True)
+                ],
+                options.minhash,
+            )
+            for view in options.views
+        }
+    shingle_view = next(v.name for v in options.views if v.kind == "shingles")
+    with timer("candidates"):
+        candidates = candidate_pairs(signatures, options.views, options.minhash)
+    with timer("verify"):
+        verifier = Verifier(body_content, title_content, signatures[shingle_view], weights, options)
+        edges = verifier.verify(candidates)
+    with timer("cluster"):
+        stories = cluster_stories(
+            len(docs), edges, options.linkage_threshold, lambda pairs: verifier.similarities(pairs)[0]
+        )
+    return Grouping(edges, stories, len(candidates), verifier, signatures[shingle_view], weights)
+
+
+def canonicalise(
+    docs: Sequence[Document], grouping: Grouping, options: PipelineOptions, policy: str = "coverage"
+) -> list[Story]:
+    texts = [" ".join(d.text.split()).lower() for d in docs]
+
+    def similarity_to(c: int, others: Sequence[int]) -> np.ndarray:
+        pairs = np.array([(c, o) for o in others], dtype=np.int64).reshape(-1, 2)
+        return grouping.verifier.similarities(pairs)[0]
+
+    def relation_of(c: int, m: int) -> str:
+        if texts[c] == texts[m]:
+            return "exact"
+        if estimated_jaccard(grouping.shingle_signatures, c, m) >= options.near_copy_jaccard:
+            return "near_copy"
+        return "rewrite"
+
+    return [
+        canonicalise_story(members, docs, grouping.weights, similarity_to, relation_of, options, policy)
+        for members in progress(grouping.stories, len(grouping.stories), "canonicalise")
+    ]
+
+
+def run_pipeline(inputs: Sequence[str], options: PipelineOptions, policy: str = "coverage") -> PipelineResult:
+    timer = StageTimer()
+    with timer("ingest"):
+        n_files, records, rejects = ingest(inputs)
+    input_records = len(records) + len(rejects)
+    log.info("ingest: %d files, %d records, %d rejects", n_files, len(records), len(rejects))
+    with timer("extract"):
+        docs, extract_rejects = extract(records, options)
+    rejects += extract_rejects
+    log.info("extract: %d documents, %d rejects", len(docs), len(extract_rejects))
+    docs.sort(key=lambda d: d.doc_id)  # stage outputs never depend on input order
+    grouping = group_documents(docs, options, timer)
+    log.info(
+        "group: %d candidate pairs, %d verified, %d stories",
+        grouping.n_candidates,
+        len(grouping.edges),
+        len(grouping.stories),
+    )
+    with timer("canonicalise"):
+        stories = canonicalise(docs, grouping, options, policy)
+    return PipelineResult(
+        documents=docs,
+        rejects=rejects,
+        stories=stories,
+        grouping=grouping,
+        input_files=n_files,
+        input_records=input_records,
+        timings=timer.seconds,
+    )

@@ -1,0 +1,45 @@
+"""Extract: a ``SourceRecord`` becomes a clean ``Document`` (or a ``Reject``)."""
+
+from __future__ import annotations
+
+from dedup.extract.html import extract_html
+from dedup.extract.text import clean_plain_text
+from dedup.records import Document, Reject, SourceRecord
+
+
+def extract_document(record: SourceRecord, min_words: int = 15) -> Document | Reject:
+    """Body text and metadata of one record; a Reject when no article remains."""
+    if record.content_type == "html":
+        page = extract_html(record.content, url=record.url)
+        if page is None:
+            return Reject(record.source_path, "no_article", "the HTML page holds no article text")
+        doc = Document(
+            doc_id=record.doc_id,
+            source_path=record.source_path,
+            text=page.text,
+            title=record.title or page.title,
+            url=record.url or page.url,
+            published=record.published or page.published,
+            site=record.site or page.site,
+            author=page.author,
+            language=page.language,
+        )
+    else:
+        markdown = record.source_path.lower().removesuffix(".gz").endswith((".md", ".markdown"))
+        cleaned = clean_plain_text(record.content, markdown=markdown)
+        doc = Document(
+            doc_id=record.doc_id,
+            source_path=record.source_path,
+            text=cleaned.body,
+            title=record.title or cleaned.title,
+            url=record.url,
+            published=record.published,
+            site=record.site,
+        )
+    if doc.n_words < min_words:
+        return Reject(
+            record.source_path,
+            "no_article",
+            f"only {doc.n_words} words of article text after cleaning (minimum {min_words})",
+        )
+    return doc

@@ -1,0 +1,148 @@
+"""Line-level rules for what is not the article: widgets, comment threads, bylines, bios,
+section headings. Shared by the plain-text cleaner and the HTML post-filter so both
+inputs are cleaned the same way."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import regex as re
+
+# Whole lines that are page furniture, never article content.
+_WIDGET = re.compile(
+    r"""^(?:
+        listen\ to\ (?:this|the)\ (?:article|story)(?:\ .{0,20})?
+      | (?:\d+\ min(?:ute)?s?\ )?listen
+      | fact[\ -]?check(?:er|ed)?
+      | verify\ the\ accuracy\ of\ this\ article.*
+      | see\ what\ people\ are\ (?:discussing|saying).*
+      | (?:share|tweet|email|print|copy\ link|save)(?:\ (?:this|the))?(?:\ (?:article|story|page|on\ \w+))?
+      | share\ (?:on|via)\ .{0,40}
+      | (?:read|see)\ (?:more|next|also|the\ full\ story)\b.{0,80}
+      | (?:related|more)\ (?:stories|articles|coverage|news|from\ .{1,40})
+      | recommended(?:\ for\ you)? | advertisement | sponsored(?:\ content)? | ad
+      | (?:sign\ up|subscribe)\b.{0,100}
+      | (?:follow|like)\ us\ on\b.{0,60}
+      | (?:click|tap)\ here\b.{0,80}
+      | .{0,60}all\ rights\ reserved.{0,40}
+      | (?:copyright\ )?©.{0,80}
+      | (?:photo|image|video)\ (?:credit|by)\b.{0,80}
+      | (?:download|get)\ (?:our|the)\ app\b.{0,60}
+      | (?:updated|published|posted|last\ updated)\b.{0,40}\d.{0,40}
+      | (?:what's\ the\ story|key\ points|in\ brief|highlights|top\ stories)
+    )[.!:]?$""",
+    re.I | re.X,
+)
+
+# A line that opens the comment thread: everything after it is readers, not the article.
+_COMMENTS_START = re.compile(
+    r"^(?:\d+\s+)?(?:comments?|responses?|replies|reader\s+comments|discussion|conversation"
+    r"|join\s+the\s+(?:conversation|discussion)|leave\s+a\s+(?:comment|reply)|show\s+comments"
+    r"|view\s+comments|add\s+a\s+comment|post\s+a\s+comment)(?:\s*\(\d+\))?\s*:?$",
+    re.I,
+)
+_BYLINE = re.compile(r"^(?:by|written\s+by|reporting\s+by|edited\s+by|story\s+by)\s+\p{Lu}.{0,80}$", re.I)
+_ROLE = re.compile(
+    r"^(?:(?:senior|chief|staff|special|foreign|political|national)\s+)?"
+    r"(?:correspondent|reporter|staff\s+writer|writer|editor|contributor|columnist|journalist|"
+    r"news\s+desk|bureau\s+chief)$",
+    re.I,
+)
+_BIO_CUES = [
+    re.compile(p, re.I)
+    for p in (
+        r"\b(?:journalist|reporter|correspondent|writer|editor|columnist|author)\b",
+        r"\byears?\s+of\s+experience\b|\bexperience\b",
+        r"\bgraduate\s+of\b|\bgraduated\b|\bdegree\s+in\b|\buniversity\b|\balumn",
+        r"\b(?:covered|covers|covering)\b",
+        r"\b(?:worked|works|working)\s+(?:in|at|for|as)\b",
+        r"\bbased\s+in\b",
+        r"\bfollow\s+(?:him|her|them)\b|@\w+",
+    )
+]
+_TERMINAL = re.compile(r"""[.!?…]["'”’)\]]*$|[:;]$""")
+
+
+def is_widget(line: str) -> bool:
+    return bool(_WIDGET.match(line.strip()))
+
+
+def is_comments_start(line: str) -> bool:
+    return bool(_COMMENTS_START.match(line.strip()))
+
+
+def is_byline(line: str) -> bool:
+    line = line.strip()
+    return bool(_BYLINE.match(line) and len(line.split()) <= 12) or bool(_ROLE.match(line))
+
+
+def is_bio(line: str) -> bool:
+    """An author biography: several bio cues in one paragraph of modest length."""
+    if len(line.split()) > 90:
+        return False
+    return sum(1 for cue in _BIO_CUES if cue.search(line)) >= 3
+
+
+def is_heading(line: str, max_words: int = 14) -> bool:
+    """A short line with no sentence-ending punctuation: a headline, section heading or
+    caption label, not body prose."""
+    line = line.strip()
+    return bool(line) and len(line.split()) <= max_words and not _TERMINAL.search(line)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanedText:
+    title: str | None
+    body: str
+    dropped: tuple[tuple[str, str], ...]  # (rule, line) for every removed line, for audits
+
+
+def clean_lines(lines: list[str], *, find_title: bool) -> CleanedText:
+    """Apply every rule to a document's lines (already normalised and non-empty).
+
+    With ``find_title``, a headline-like line among the first three becomes the title.
+    """
+    dropped: list[tuple[str, str]] = []
+
+    # 1. The comment thread: cut at its opening line (only once some body precedes it).
+    for i, line in enumerate(lines):
+        if i > 0 and is_comments_start(line):
+            dropped.extend(("comments", rest) for rest in lines[i:])
+            lines = lines[:i]
+            break
+
+    # 2. Lines repeated three or more times are templates or spam, not prose.
+    counts = Counter(lines)
+    kept: list[str] = []
+    for line in lines:
+        if counts[line] >= 3 and len(line.split()) < 40:
+            dropped.append(("repeated", line))
+        elif is_widget(line):
+            dropped.append(("widget", line))
+        else:
+            kept.append(line)
+
+    # 3. The title: a headline among the first lines, before any prose paragraph is read as one.
+    title = None
+    if find_title:
+        for i, line in enumerate(kept[:3]):
+            if is_heading(line, max_words=25) and not is_byline(line):
+                title = line
+                dropped.append(("title", line))
+                del kept[i]
+                break
+
+    # 4. Bylines, author roles, bios and headings. Above the first prose paragraph, longer
+    # unpunctuated lines are standfirsts and kickers that restate the headline.
+    body: list[str] = []
+    for line in kept:
+        if is_byline(line):
+            dropped.append(("byline", line))
+        elif is_bio(line):
+            dropped.append(("bio", line))
+        elif is_heading(line, max_words=30 if not body else 14):
+            dropped.append(("heading", line))
+        else:
+            body.append(line)
+    return CleanedText(title=title, body="\n".join(body), dropped=tuple(dropped))

@@ -1,0 +1,185 @@
+"""Facts inside a sentence: numbers, dates, named entities and quotes, each normalised so
+that the same fact written two ways ("24 July 2025" / "July 24, 2025", "two dozen" / "24")
+compares equal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex as re
+
+from dedup.text import STOPWORDS, content_tokens
+
+MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_UNITS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "dozen": 12,
+    "dozens": 12,
+}
+_SCALES = {"thousand": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "trillion": 1e12}
+_MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
+_DATE_PATTERNS = [
+    # 2025-07-24
+    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), lambda m: f"{m[1]}-{m[2]}-{m[3]}"),
+    # July 24, 2025 / July 24 2025 / July 24
+    (
+        re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b", re.I),
+        lambda m: _ymd(m[3], m[1], m[2]),
+    ),
+    # 24 July 2025 / 24 July
+    (
+        re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?(?:,?\s+(\d{{4}}))?\b", re.I),
+        lambda m: _ymd(m[3], m[2], m[1]),
+    ),
+    # August 2021
+    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{4}})\b", re.I), lambda m: f"{m[2]}-{MONTHS[m[1].lower()]:02d}"),
+    (re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.I), lambda m: m[1].lower()),
+]
+_NUMBER = re.compile(
+    r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
+    r"(?:\s*(%|(?:percent|per cent|thousand|million|billion|trillion|bn|m)\b))?",
+    re.I,
+)
+_NUMBER_WORDS = re.compile(
+    r"\b((?:(?:a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty)\s+)?(?:dozens?|hundred|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety))\b(?:\s+(thousand|million|billion))?",
+    re.I,
+)
+_QUOTE = re.compile(r'"([^"]{3,400})"')
+_ENTITY = re.compile(
+    r"\p{Lu}[\p{L}\p{N}'.-]*(?:\s+(?:(?:of|the|for|and|de|al|bin)\s+)?\p{Lu}[\p{L}\p{N}'.-]*)*"
+)
+# Capitalised words that are roles or generic, not names: "Deputy Interior Minister" adds nothing.
+_GENERIC_CAPS = frozenset(
+    """
+    minister deputy state interior law president prime secretary spokesperson spokesman official
+    officials chief senator governor mayor general barrister judge court supreme government
+    parliament ministry department police army the he she they it we i in on at but and if while
+    when after before as a an this that these those some many most
+    """.split()
+)
+
+
+def _ymd(year: str | None, month: str, day: str) -> str:
+    mm = MONTHS[month.lower().rstrip(".")]
+    return f"{year}-{mm:02d}-{int(day):02d}" if year else f"{mm:02d}-{int(day):02d}"
+
+
+def _format_number(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) else f"{value:g}"
+
+
+def _words_to_number(phrase: str) -> float | None:
+    total = 1.0
+    seen = False
+    for word in phrase.lower().split():
+        if word == "a":
+            continue
+        if word in _UNITS:
+            value = _UNITS[word]
+            total = total * value if (word.startswith("dozen") or word == "hundred") and seen else value
+            seen = True
+    return total if seen else None
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    kind: str  # "number", "date", "entity", "quote"
+    key: str  # normalised form used for comparison
+    text: str  # as written
+
+
+def extract_facts(sentence: str) -> list[Fact]:
+    """All facts of a sentence; numbers that are part of a date are dates only."""
+    facts: list[Fact] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, to_key in _DATE_PATTERNS:
+        for m in pattern.finditer(sentence):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            taken.append(m.span())
+            facts.append(Fact("date", to_key(m), m[0]))
+    for m in _NUMBER.finditer(sentence):
+        if any(m.start() < e and s < m.end() for s, e in taken):
+            continue
+        value = float(m[1].replace(",", ""))
+        unit = (m[2] or "").lower()
+        if unit in _SCALES:
+            value *= _SCALES[unit]
+        suffix = "%" if unit in ("%", "percent", "per cent") else ""
+        facts.append(Fact("number", _format_number(value) + suffix, m[0].strip()))
+    for m in _NUMBER_WORDS.finditer(sentence):
+        value = _words_to_number(m[1])
+        # "two countries", "one of the" are counting words, not reportable figures.
+        if value is None or (value < 10 and not m[2]):
+            continue
+        if m[2]:
+            value *= _SCALES[m[2].lower()]
+        facts.append(Fact("number", _format_number(value), m[0].strip()))
+    for m in _QUOTE.finditer(sentence):
+        words = content_tokens(m[1])
+        if len(words) >= 2:
+            facts.append(Fact("quote", " ".join(words), m[1].strip()))
+    for m in _ENTITY.finditer(sentence):
+        words = [w for w in m[0].split() if w.lower() not in STOPWORDS]
+        while words and words[0].lower().strip("'.") in _GENERIC_CAPS:
+            words = words[1:]
+        if not words or all(w.lower() in _GENERIC_CAPS for w in words):
+            continue
+        name = " ".join(words).strip("'.-")
+        if m.start() == 0 and len(words) == 1 and name.lower() in STOPWORDS:
+            continue
+        if any(ch.isalpha() for ch in name) and not name.isdigit():
+            facts.append(Fact("entity", name.lower(), name))
+    return facts

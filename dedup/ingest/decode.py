@@ -1,0 +1,116 @@
+"""Bytes to text: compression, binary detection, character encodings. Never raises on bad
+bytes; callers get a ``DecodeError`` with a reason they can put in the rejects table."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import zlib
+
+import charset_normalizer
+import regex as re
+
+COMPRESSED_SUFFIXES = (".gz", ".zst")
+_BINARY_MAGIC = (
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"%PDF",
+    b"PK\x03\x04",
+    b"\x7fELF",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"Rar!",
+    b"OggS",
+    b"ID3",
+    b"RIFF",
+    b"\x00\x00\x01\x00",
+    b"wOFF",
+    b"wOF2",
+)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class DecodeError(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def strip_compression(name: str) -> str:
+    lower = name.lower()
+    for suffix in COMPRESSED_SUFFIXES:
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def decompress(data: bytes, name: str) -> bytes:
+    """Undo gzip/zstd compression, recognised by magic bytes (names can lie)."""
+    try:
+        if data[:2] == b"\x1f\x8b":
+            return gzip.decompress(data)
+        if data[:4] == _ZSTD_MAGIC:
+            import zstandard  # optional: only needed for .zst inputs
+
+            return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
+    except ImportError as exc:
+        raise DecodeError("unsupported_format", f"{name}: zstd input needs the 'zstandard' package") from exc
+    except (OSError, EOFError, zlib.error, ValueError) as exc:
+        raise DecodeError("corrupt_compressed", f"{name}: cannot decompress: {exc}") from exc
+    if name.lower().endswith(COMPRESSED_SUFFIXES):
+        raise DecodeError("corrupt_compressed", f"{name}: named as compressed but is not")
+    return data
+
+
+def looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    if head.startswith(_BINARY_MAGIC) or b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return bool(head) and controls / len(head) > 0.05
+
+
+def _mostly_letters(text: str) -> bool:
+    visible = [ch for ch in text if not ch.isspace()]
+    return bool(visible) and sum(ch.isalpha() for ch in visible) >= 0.5 * len(visible)
+
+
+def decode_text(data: bytes, *, html: bool = False) -> str:
+    """Decode with, in order: a byte-order mark, strict UTF-8, the charset an HTML page
+    declares, Windows-1252 (the commonest legacy encoding of news text, which statistical
+    detectors often mistake for Baltic or Central European code pages on short texts), then
+    statistical detection. Raises DecodeError when nothing gives readable text."""
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    if looks_binary(data):
+        raise DecodeError("binary", "binary content (not text, HTML or a known article format)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if html:
+        match = _META_CHARSET.search(data[:4096])
+        if match:
+            try:
+                return data.decode(match.group(1).decode("ascii"), errors="strict")
+            except (LookupError, UnicodeDecodeError):
+                pass
+    try:
+        text = data.decode("cp1252")
+        if _mostly_letters(text):
+            return text
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is not None and best.coherence > 0 and _mostly_letters(str(best)):
+        return str(best)
+    raise DecodeError("undecodable", "bytes match no character encoding that gives readable text")

@@ -1,0 +1,161 @@
+"""Read one input file into article records, whatever its format.
+
+Formats are recognised by extension (after removing .gz/.zst), then by content:
+HTML pages, plain text/Markdown, JSON Lines (or a JSON array/object) and Parquet with the
+columns ``id, title, text | html, url, date, source``. Every record that cannot be read
+becomes a ``Reject`` so that inputs = documents + rejects.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dedup.ingest.decode import DecodeError, decode_text, decompress, strip_compression
+from dedup.ingest.discover import InputFile
+from dedup.records import Reject, SourceRecord
+
+HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+RECORD_COLUMNS = ("id", "title", "text", "html", "url", "date", "published", "source", "site")
+
+Output = SourceRecord | Reject
+
+
+def detect_format(name: str, head: bytes) -> str:
+    """``html``, ``text``, ``json`` or ``parquet``; by extension first, then by content."""
+    lower = strip_compression(name).lower()
+    for fmt, suffixes in (
+        ("html", HTML_SUFFIXES),
+        ("text", TEXT_SUFFIXES),
+        ("json", JSON_SUFFIXES),
+        ("parquet", PARQUET_SUFFIXES),
+    ):
+        if lower.endswith(suffixes):
+            return fmt
+    if head[:4] == b"PAR1":
+        return "parquet"
+    start = head.lstrip()[:512].lower()
+    if start.startswith((b"{", b"[")):
+        return "json"
+    if start.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head[:4096].lower():
+        return "html"
+    return "text"
+
+
+def read_input(item: InputFile) -> Iterator[Output]:
+    """Yield the records of one input file; never raises for bad content."""
+    try:
+        raw = item.path.read_bytes()
+    except OSError as exc:
+        yield Reject(item.source_path, "unreadable", f"cannot read file: {exc.strerror or exc}")
+        return
+    try:
+        data = decompress(raw, item.source_path)
+    except DecodeError as exc:
+        yield Reject(item.source_path, exc.reason, exc.detail)
+        return
+    if not data.strip():
+        yield Reject(item.source_path, "empty", "file is empty" if not raw else "file holds only whitespace")
+        return
+    doc_id = strip_compression(item.doc_id)
+    fmt = detect_format(item.source_path, data[:8192])
+    if fmt == "parquet":
+        yield from _read_parquet(item, data, doc_id)
+        return
+    try:
+        text = decode_text(data, html=fmt == "html")
+    except DecodeError as exc:
+        yield Reject(item.source_path, exc.reason, exc.detail)
+        return
+    if fmt == "json":
+        yield from _read_json(item, text, doc_id)
+    else:
+        yield SourceRecord(source_path=item.source_path, doc_id=doc_id, content=text, content_type=fmt)
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def record_from_mapping(row: dict[str, Any], source_path: str, fallback_id: str) -> Output:
+    """A JSON object or Parquet row -> SourceRecord, or a Reject saying what is missing."""
+    doc_id = _str_or_none(row.get("id")) or fallback_id
+    text, html = row.get("text"), row.get("html")
+    if isinstance(text, str) and text.strip():
+        content, content_type = text, "text"
+    elif isinstance(html, str) and html.strip():
+        content, content_type = html, "html"
+    else:
+        return Reject(
+            source_path, "missing_text", f"record {doc_id!r} has no non-empty 'text' or 'html' field"
+        )
+    return SourceRecord(
+        source_path=source_path,
+        doc_id=doc_id,
+        content=content,
+        content_type=content_type,
+        title=_str_or_none(row.get("title")),
+        url=_str_or_none(row.get("url")),
+        published=_str_or_none(row.get("date") or row.get("published")),
+        site=_str_or_none(row.get("source") or row.get("site")),
+    )
+
+
+def _read_json(item: InputFile, text: str, doc_id: str) -> Iterator[Output]:
+    stripped = text.lstrip()
+    if stripped.startswith("["):  # a JSON array of article objects
+        try:
+            rows = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            yield Reject(item.source_path, "malformed_json", f"invalid JSON array: {exc}")
+            return
+        for n, row in enumerate(rows, 1):
+            where = f"{item.source_path}#row{n}"
+            if isinstance(row, dict):
+                yield record_from_mapping(row, where, f"{doc_id}#row{n}")
+            else:
+                yield Reject(where, "malformed_json", f"element {n} is a {type(row).__name__}, not an object")
+        return
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{item.source_path}#L{lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Reject(where, "malformed_json", f"line {lineno}: {exc.msg} (column {exc.colno})")
+            continue
+        if not isinstance(row, dict):
+            yield Reject(where, "malformed_json", f"line {lineno}: a {type(row).__name__}, not an object")
+            continue
+        yield record_from_mapping(row, where, f"{doc_id}#L{lineno}")
+
+
+def _read_parquet(item: InputFile, data: bytes, doc_id: str) -> Iterator[Output]:
+    try:
+        parquet = pq.ParquetFile(io.BytesIO(data))
+        columns = [c for c in RECORD_COLUMNS if c in parquet.schema_arrow.names]
+        if "text" not in columns and "html" not in columns:
+            yield Reject(
+                item.source_path, "missing_text", "Parquet file has neither a 'text' nor an 'html' column"
+            )
+            return
+        row_number = 0
+        for batch in parquet.iter_batches(batch_size=2048, columns=columns):
+            for row in batch.to_pylist():
+                row_number += 1
+                where = f"{item.source_path}#row{row_number}"
+                yield record_from_mapping(row, where, f"{doc_id}#row{row_number}")
+    except (pa.ArrowException, OSError) as exc:
+        yield Reject(item.source_path, "malformed_parquet", f"cannot read Parquet: {exc}")

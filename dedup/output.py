@@ -1,0 +1,226 @@
+"""Write: Arrow tables for every output, the manifest, and an atomic publish.
+
+Tables are sorted by their keys and carry no timestamps, so the same inputs give
+byte-identical files. Everything is written to a staging folder beside ``--out`` and swapped
+into place at the end: a crash leaves the previous outputs as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dedup.records import (
+    ADDITIONS_SCHEMA,
+    CLUSTERS_SCHEMA,
+    DOCUMENTS_SCHEMA,
+    PAIRS_SCHEMA,
+    REJECTS_SCHEMA,
+    Document,
+    PairEdge,
+    Reject,
+    Story,
+)
+
+TABLE_FILES = {
+    "documents": "documents.parquet",
+    "clusters": "clusters.parquet",
+    "additions": "additions.parquet",
+    "rejects": "rejects.parquet",
+    "pairs": "pairs.parquet",
+}
+MANIFEST_FILE = "manifest.json"
+OWNED_FILES = frozenset([*TABLE_FILES.values(), MANIFEST_FILE])
+
+
+class OutputError(Exception):
+    """The output folder cannot be used."""
+
+
+def documents_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Table:
+    by_doc: dict[int, tuple[str, bool, float, str]] = {}
+    for story in stories:
+        for member in story.members:
+            by_doc[member.doc_index] = (
+                story.cluster_id,
+                member.doc_index == story.canonical_index,
+                member.similarity_to_canonical,
+                member.relation,
+            )
+    rows = []
+    for i, doc in enumerate(docs):
+        cluster_id, is_canonical, similarity, relation = by_doc[i]
+        rows.append(
+            {
+                "doc_id": doc.doc_id,
+                "source_path": doc.source_path,
+                "url": doc.url,
+                "title": doc.title,
+                "published": doc.published,
+                "site": doc.site,
+                "text": doc.text,
+                "n_words": doc.n_words,
+                "cluster_id": cluster_id,
+                "is_canonical": is_canonical,
+                "similarity_to_canonical": similarity,
+                "relation": relation,
+                "author": doc.author,
+                "language": doc.language,
+            }
+        )
+    rows.sort(key=lambda r: r["doc_id"])
+    return pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA)
+
+
+def clusters_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Table:
+    rows = []
+    for story in stories:
+        canonical = docs[story.canonical_index]
+        rows.append(
+            {
+                "cluster_id": story.cluster_id,
+                "canonical_doc_id": canonical.doc_id,
+                "size": len(story.members),
+                "doc_ids": sorted(docs[m.doc_index].doc_id for m in story.members),
+                "title": canonical.title,
+                "composed_text": story.composed_text,
+                "canonical_reason": story.canonical_reason,
+                "composed_additions": [
+                    {"text": a.text, "doc_ids": sorted(a.doc_ids)} for a in story.composed_additions
+                ],
+            }
+        )
+    rows.sort(key=lambda r: r["cluster_id"])
+    return pa.Table.from_pylist(rows, schema=CLUSTERS_SCHEMA)
+
+
+def additions_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Table:
+    rows = []
+    for story in stories:
+        for member in story.members:
+            doc_id = docs[member.doc_index].doc_id
+            for position, addition in enumerate(member.additions):
+                rows.append(
+                    (
+                        story.cluster_id,
+                        doc_id,
+                        position,
+                        {
+                            "cluster_id": story.cluster_id,
+                            "doc_id": doc_id,
+                            "kind": addition.kind,
+                            "text": addition.text,
+                            "sentence": addition.sentence,
+                        },
+                    )
+                )
+    rows.sort(key=lambda r: r[:3])  # reading order within each variant
+    return pa.Table.from_pylist([r[3] for r in rows], schema=ADDITIONS_SCHEMA)
+
+
+def rejects_table(rejects: Sequence[Reject]) -> pa.Table:
+    rows = sorted(
+        ({"source_path": r.source_path, "reason": r.reason, "detail": r.detail} for r in rejects),
+        key=lambda r: (r["source_path"], r["reason"], r["detail"]),
+    )
+    return pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA)
+
+
+def pairs_table(docs: Sequence[Document], edges: Sequence[PairEdge], stories: Sequence[Story]) -> pa.Table:
+    story_of = {m.doc_index: s.cluster_id for s in stories for m in s.members}
+    rows = []
+    for e in edges:
+        a, b = sorted((docs[e.a].doc_id, docs[e.b].doc_id))
+        rows.append(
+            {
+                "doc_a": a,
+                "doc_b": b,
+                "similarity": e.similarity,
+                "body_similarity": e.body_similarity,
+                "title_similarity": e.title_similarity,
+                "shingle_jaccard": e.shingle_jaccard,
+                "views": list(e.views),
+                "same_cluster": story_of[e.a] == story_of[e.b],
+            }
+        )
+    rows.sort(key=lambda r: (r["doc_a"], r["doc_b"]))
+    return pa.Table.from_pylist(rows, schema=PAIRS_SCHEMA)
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    # No timestamps or host data go into the file: identical tables give identical bytes.
+    pq.write_table(table, path, compression="zstd", write_statistics=True)
+    _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _siblings(out: Path, kind: str) -> list[Path]:
+    return sorted(out.parent.glob(f".{out.name}.{kind}-*"))
+
+
+def prepare_output(out: Path) -> None:
+    """Fail early (before any work) if ``out`` cannot receive outputs; recover a publish that
+    a crash interrupted between its two renames."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} exists and is not a directory")
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the parent of --out {out}: {exc.strerror or exc}") from exc
+    if not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK | os.X_OK)):
+        raise OutputError(f"--out {out} is not writable")
+    previous = _siblings(out, "previous")
+    if not out.exists() and previous:
+        previous[-1].rename(out)
+    for leftover in _siblings(out, "staging") + _siblings(out, "previous"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def publish(out: Path, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
+    """Write every table and the manifest into a staging folder, then swap it in for ``out``.
+
+    Files in ``out`` that are not ours (a ``.gitkeep``, a user's notes) are carried over.
+    """
+    token = uuid.uuid4().hex[:12]
+    staging = out.parent / f".{out.name}.staging-{token}"
+    staging.mkdir()
+    try:
+        for name, table in tables.items():
+            write_table(table, staging / TABLE_FILES[name])
+        manifest_path = staging / MANIFEST_FILE
+        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _fsync(manifest_path)
+        if out.exists():
+            for entry in out.iterdir():
+                if entry.name in OWNED_FILES:
+                    continue
+                target = staging / entry.name
+                if entry.is_dir():
+                    shutil.copytree(entry, target, symlinks=True)
+                else:
+                    shutil.copy2(entry, target, follow_symlinks=False)
+            previous = out.parent / f".{out.name}.previous-{token}"
+            out.rename(previous)
+            staging.rename(out)
+            shutil.rmtree(previous, ignore_errors=True)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

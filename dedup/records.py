@@ -1,0 +1,241 @@
+"""Record types that flow between stages, and the Arrow schemas of every output table.
+
+The output contract is versioned by ``SCHEMA_VERSION``: later versions may add columns,
+never rename or remove them. ``dedup schema`` prints these schemas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+ContentType = Literal["html", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One article as read from an input, before extraction."""
+
+    source_path: str
+    doc_id: str
+    content: str
+    content_type: ContentType
+    title: str | None = None
+    url: str | None = None
+    published: str | None = None
+    site: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """An input (file or record) that could not become a document, and why."""
+
+    source_path: str
+    reason: str
+    detail: str
+
+
+@dataclass(slots=True)
+class Document:
+    """A clean article: body text plus metadata. The unit every later stage works on."""
+
+    doc_id: str
+    source_path: str
+    text: str
+    title: str | None = None
+    url: str | None = None
+    published: str | None = None
+    site: str | None = None
+    author: str | None = None
+    language: str | None = None
+
+    @property
+    def n_words(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class PairEdge:
+    """A verified candidate pair (indices into the batch's document list)."""
+
+    a: int
+    b: int
+    similarity: float
+    body_similarity: float
+    title_similarity: float
+    shingle_jaccard: float
+    views: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Addition:
+    """Something a variant states that its story's canonical version does not."""
+
+    kind: str  # "sentence", "number", "date", "entity", "quote"
+    text: str
+    sentence: str
+
+
+@dataclass(slots=True)
+class Member:
+    doc_index: int
+    similarity_to_canonical: float
+    relation: str  # "canonical", "exact", "near_copy", "rewrite"
+    additions: list[Addition] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ComposedAddition:
+    text: str
+    doc_ids: list[str]
+
+
+@dataclass(slots=True)
+class Story:
+    """One story group with its canonical version and what each member adds."""
+
+    cluster_id: str
+    canonical_index: int
+    canonical_reason: str
+    members: list[Member]
+    composed_text: str
+    composed_additions: list[ComposedAddition]
+
+
+DOCUMENTS_SCHEMA = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("published", pa.string()),
+        pa.field("site", pa.string()),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("n_words", pa.int32(), nullable=False),
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("is_canonical", pa.bool_(), nullable=False),
+        pa.field("similarity_to_canonical", pa.float32(), nullable=False),
+        pa.field("relation", pa.string(), nullable=False),
+        pa.field("author", pa.string()),
+        pa.field("language", pa.string()),
+    ],
+    metadata={"newsdedup.table": "documents", "newsdedup.schema_version": str(SCHEMA_VERSION)},
+)
+
+CLUSTERS_SCHEMA = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("canonical_doc_id", pa.string(), nullable=False),
+        pa.field("size", pa.int32(), nullable=False),
+        pa.field("doc_ids", pa.list_(pa.string()), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("composed_text", pa.string(), nullable=False),
+        pa.field("canonical_reason", pa.string(), nullable=False),
+        pa.field(
+            "composed_additions",
+            pa.list_(pa.struct([pa.field("text", pa.string()), pa.field("doc_ids", pa.list_(pa.string()))])),
+            nullable=False,
+        ),
+    ],
+    metadata={"newsdedup.table": "clusters", "newsdedup.schema_version": str(SCHEMA_VERSION)},
+)
+
+ADDITIONS_SCHEMA = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("sentence", pa.string(), nullable=False),
+    ],
+    metadata={"newsdedup.table": "additions", "newsdedup.schema_version": str(SCHEMA_VERSION)},
+)
+
+REJECTS_SCHEMA = pa.schema(
+    [
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string(), nullable=False),
+    ],
+    metadata={"newsdedup.table": "rejects", "newsdedup.schema_version": str(SCHEMA_VERSION)},
+)
+
+PAIRS_SCHEMA = pa.schema(
+    [
+        pa.field("doc_a", pa.string(), nullable=False),
+        pa.field("doc_b", pa.string(), nullable=False),
+        pa.field("similarity", pa.float32(), nullable=False),
+        pa.field("body_similarity", pa.float32(), nullable=False),
+        pa.field("title_similarity", pa.float32(), nullable=False),
+        pa.field("shingle_jaccard", pa.float32(), nullable=False),
+        pa.field("views", pa.list_(pa.string()), nullable=False),
+        pa.field("same_cluster", pa.bool_(), nullable=False),
+    ],
+    metadata={"newsdedup.table": "pairs", "newsdedup.schema_version": str(SCHEMA_VERSION)},
+)
+
+OUTPUT_SCHEMAS: dict[str, pa.Schema] = {
+    "documents": DOCUMENTS_SCHEMA,
+    "clusters": CLUSTERS_SCHEMA,
+    "additions": ADDITIONS_SCHEMA,
+    "rejects": REJECTS_SCHEMA,
+    "pairs": PAIRS_SCHEMA,
+}
+
+# One line per column, for `dedup schema` and the README.
+COLUMN_DOCS: dict[str, dict[str, str]] = {
+    "documents": {
+        "doc_id": "record id (JSONL/Parquet `id`) or the file's path relative to its INPUT directory",
+        "source_path": "the input file the document came from",
+        "url": "canonical URL from the page or record, if known",
+        "title": "headline",
+        "published": "publication date, ISO 8601, if known",
+        "site": "site or outlet name, if known",
+        "text": "clean article body (boilerplate, comments, bylines removed)",
+        "n_words": "whitespace word count of `text`",
+        "cluster_id": "story id; every document has one, singletons too",
+        "is_canonical": "true for the story's representative version",
+        "similarity_to_canonical": "verifier similarity to the canonical (1.0 for the canonical itself)",
+        "relation": "canonical | exact | near_copy | rewrite (relation to the canonical)",
+        "author": "author(s), if known",
+        "language": "ISO 639-1 language, if known",
+    },
+    "clusters": {
+        "cluster_id": "story id",
+        "canonical_doc_id": "doc_id of the representative version",
+        "size": "number of documents in the story",
+        "doc_ids": "all member doc_ids, sorted",
+        "title": "the canonical's title",
+        "composed_text": "canonical text plus every variant's unique sentences, placed in reading order",
+        "canonical_reason": "why this version was chosen (policy and scores)",
+        "composed_additions": (
+            "sentences added to the canonical in composed_text, with the doc_ids carrying each"
+        ),
+    },
+    "additions": {
+        "cluster_id": "story id",
+        "doc_id": "the variant that carries the addition",
+        "kind": "sentence | number | date | entity | quote",
+        "text": "the added sentence, or the added fact",
+        "sentence": "the variant sentence that carries it",
+    },
+    "rejects": {
+        "source_path": "input file (with `#L<line>` or `#row<n>` for a record inside a file)",
+        "reason": "machine-readable reason (binary, empty, undecodable, malformed_json, ...)",
+        "detail": "human-readable explanation",
+    },
+    "pairs": {
+        "doc_a": "first doc_id of a verified candidate pair (doc_a < doc_b)",
+        "doc_b": "second doc_id",
+        "similarity": "combined verifier similarity",
+        "body_similarity": "IDF-weighted cosine of the bodies",
+        "title_similarity": "IDF-weighted cosine of the titles",
+        "shingle_jaccard": "MinHash estimate of word 5-gram Jaccard",
+        "views": "LSH views that proposed the pair",
+        "same_cluster": "whether the clustering put both in one story",
+    },
+}

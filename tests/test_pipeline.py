@@ -1,0 +1,187 @@
+"""The whole pipeline through the CLI, with Parquet read back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from dedup.cli import main
+from dedup.output import TABLE_FILES
+from dedup.records import OUTPUT_SCHEMAS, SCHEMA_VERSION
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def seeds_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import SEEDS
+
+    out = tmp_path_factory.mktemp("run") / "out"
+    code, output = run_cli("run", str(SEEDS), "--out", str(out), "-q")
+    assert code == 0, output
+    return out
+
+
+def read(out: Path, table: str) -> list[dict]:
+    return pq.read_table(out / TABLE_FILES[table]).to_pylist()
+
+
+def test_outputs_have_the_documented_schemas(seeds_out: Path) -> None:
+    for name, schema in OUTPUT_SCHEMAS.items():
+        table = pq.read_table(seeds_out / TABLE_FILES[name])
+        assert table.schema.equals(schema, check_metadata=False), name
+    manifest = json.loads((seeds_out / "manifest.json").read_text())
+    assert manifest["schema_version"] == SCHEMA_VERSION
+    assert manifest["parameters"]["minhash"] == {
+        "num_perm": 128,
+        "seed": 1,
+        "scheme": "affine32",
+        "hashfunc": "sha1_hash32",
+    }
+
+
+def test_seeds_form_one_story_of_five(seeds_out: Path) -> None:
+    docs = read(seeds_out, "documents")
+    assert len(docs) == 5
+    assert len({d["cluster_id"] for d in docs}) == 1
+    (cluster,) = read(seeds_out, "clusters")
+    assert cluster["size"] == 5
+    assert sorted(cluster["doc_ids"]) == sorted(d["doc_id"] for d in docs)
+    assert sum(d["is_canonical"] for d in docs) == 1
+    assert cluster["canonical_doc_id"] == next(d["doc_id"] for d in docs if d["is_canonical"])
+    assert read(seeds_out, "rejects") == []
+
+
+def test_seed_texts_are_clean(seeds_out: Path) -> None:
+    for doc in read(seeds_out, "documents"):
+        for junk in (
+            "Listen to the article",
+            "Fact Checker",
+            "Watching costs and grades",
+            "See what people",
+            "years of experience",
+            "Global concern",
+        ):
+            assert junk not in doc["text"], (doc["doc_id"], junk)
+
+
+def test_seed_003_additions(seeds_out: Path) -> None:
+    additions = [a for a in read(seeds_out, "additions") if a["doc_id"].startswith("003_")]
+    said = " || ".join(a["text"] for a in additions)
+    assert "July 24" in said
+    assert "40 banned groups" in said or any(a["kind"] == "number" and a["text"] == "40" for a in additions)
+    assert "28" in said
+    for a in read(seeds_out, "additions"):
+        assert "Watching costs" not in a["sentence"] and "journalist with" not in a["sentence"]
+        assert "Listen to the article" not in a["sentence"]
+
+
+def test_composed_text_contains_canonical_and_additions(seeds_out: Path) -> None:
+    (cluster,) = read(seeds_out, "clusters")
+    docs = {d["doc_id"]: d for d in read(seeds_out, "documents")}
+    canonical = docs[cluster["canonical_doc_id"]]
+    first_sentence = canonical["text"].split(". ")[0]
+    assert first_sentence in cluster["composed_text"]
+    for added in cluster["composed_additions"]:
+        assert added["text"] in cluster["composed_text"]
+        assert added["doc_ids"] and set(added["doc_ids"]) <= set(docs)
+
+
+def test_rerun_is_byte_identical(seeds_out: Path, tmp_path: Path) -> None:
+    from conftest import SEEDS
+
+    out = tmp_path / "again"
+    assert run_cli("run", str(SEEDS), "--out", str(out), "-q")[0] == 0
+    for name in TABLE_FILES.values():
+        assert (out / name).read_bytes() == (seeds_out / name).read_bytes(), name
+
+
+def test_mixed_directory_accounts_for_every_input(mixed_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = run_cli("run", str(mixed_dir), "--out", str(out), "-q")
+    assert code == 0, output
+    manifest = json.loads((out / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert counts["input_records"] == 16
+    assert counts["documents"] == 8 and counts["rejects"] == 8
+    assert manifest["accounting_ok"]
+    docs = read(out, "documents")
+    rejects = read(out, "rejects")
+    assert len(docs) == 8 and len(rejects) == 8
+    assert {r["reason"] for r in rejects} >= {
+        "binary",
+        "empty",
+        "undecodable",
+        "malformed_json",
+        "no_article",
+        "malformed_parquet",
+        "missing_text",
+    }
+    by_id = {d["doc_id"]: d for d in docs}
+    # The bridge story arrives as HTML, Markdown, JSONL text, JSONL html and Parquet: one story.
+    bridge = {by_id[i]["cluster_id"] for i in ("web/bridge.html", "notes.md", "j1", "j3", "p1")}
+    assert len(bridge) == 1
+    assert by_id["wire.txt"]["cluster_id"] == by_id["copy.txt"]["cluster_id"]
+    assert by_id["wire.txt"]["cluster_id"] not in bridge
+
+
+def test_previous_outputs_and_foreign_files_survive(seeds_out: Path, tmp_path: Path) -> None:
+    from conftest import SEEDS
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".gitkeep").write_text("")
+    assert run_cli("run", str(SEEDS), "--out", str(out), "-q")[0] == 0
+    assert (out / ".gitkeep").exists()
+    assert not list(tmp_path.glob(".out.*"))  # no staging folder left behind
+
+
+def test_usage_errors_are_one_line_and_non_zero(tmp_path: Path) -> None:
+    code, output = run_cli("run", str(tmp_path / "missing"))
+    assert code == 2 and "does not exist" in output
+    code, output = run_cli("run")
+    assert code == 2
+    (tmp_path / "empty").mkdir()
+    code, output = run_cli("run", str(tmp_path / "empty"), "--out", str(tmp_path / "o"))
+    assert code == 1 and "no input files" in output
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    from conftest import SEEDS
+
+    code, output = run_cli("run", str(SEEDS), "--out", str(blocker))
+    assert code == 1 and "not a directory" in output
+
+
+def test_out_that_cannot_be_created_is_refused(tmp_path: Path) -> None:
+    from conftest import SEEDS
+
+    # /proc refuses new folders even to root, so this fails on every Linux machine.
+    code, output = run_cli("run", str(SEEDS), "--out", "/proc/newsdedup-test/out")
+    assert code == 1 and "cannot create" in output
+
+
+def test_console_script_help_and_schema() -> None:
+    exe = Path(sys.executable).with_name("dedup")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
+    assert "run" in result.stdout and "show" in result.stdout and "schema" in result.stdout
+    result = subprocess.run([str(exe), "schema"], capture_output=True, text=True, check=True)
+    for table in OUTPUT_SCHEMAS:
+        assert f"{table}.parquet" in result.stdout
+
+
+def test_show_prints_the_story(seeds_out: Path) -> None:
+    (cluster,) = read(seeds_out, "clusters")
+    code, output = run_cli("show", cluster["cluster_id"], "--out", str(seeds_out))
+    assert code == 0
+    assert "CANONICAL" in output and output.count("VARIANT") == 4 and "July 24" in output
+    code, output = run_cli("show", "nope", "--out", str(seeds_out))
+    assert code == 2
