@@ -19,12 +19,9 @@ def candidate_pairs(
     """Map each candidate pair ``(i, j)`` with ``i < j`` to the names of the views proposing it."""
     proposed: dict[tuple[int, int], list[str]] = defaultdict(list)
     for view in views:
-        lsh = MinHashLSH(threshold=view.threshold, num_perm=options.num_perm)
-        sketches = [
-            LeanMinHash(seed=options.seed, hashvalues=row, scheme=options.scheme)
-            for row in signatures[view.name]
-        ]
-        for i, sketch in enumerate(sketches):
+        lsh = MinHashLSH(num_perm=options.num_perm, params=(view.bands, view.rows))
+        for i, row in enumerate(signatures[view.name]):
+            sketch = LeanMinHash(seed=options.seed, hashvalues=row, scheme=options.scheme)
             for j in lsh.query(sketch):
                 proposed[(j, i)].append(view.name)
             lsh.insert(i, sketch, check_duplication=False)

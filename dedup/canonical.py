@@ -27,6 +27,10 @@ CANONICAL_POLICIES = ("coverage", "longest", "earliest")
 # A sentence whose distinctive words the canonical states almost all of, spread over several
 # sentences, restates the story (a summary or lede), it does not add to it.
 RESTATED_CONTAINMENT = 0.85
+# An added sentence that still shares this much with one canonical sentence is placed after
+# it in the composed text (it elaborates that sentence); otherwise after the variant's
+# previous aligned sentence.
+PLACEMENT_CONTAINMENT = 0.3
 
 
 def stem(token: str) -> str:
@@ -121,10 +125,14 @@ def choose_canonical(
 ) -> tuple[int, str]:
     """Position of the representative among ``docs`` and why it won.
 
-    ``coverage`` (default): the version that contains the most of the other versions' content
-    (mean share of their distinctive words in aligned sentences), which favours the complete
-    original over trimmed copies and rewrites; ties go to the earliest ``published``, then
-    the smallest ``doc_id``. ``longest`` and ``earliest`` are simpler policies.
+    ``coverage`` (default): the mean of two shares, each averaged over the other versions:
+    completeness, how much of each other version's distinctive content the candidate
+    contains (in aligned sentences), and centrality, how much of the candidate the other
+    versions confirm. A complete original scores high on both; a trimmed copy is incomplete;
+    a rewrite or re-report carries its own unconfirmed material; a page that is mostly
+    boilerplate is confirmed by nobody. Scores equal to 3 decimals go to the earliest
+    ``published``, then the smallest ``doc_id``. ``longest`` and ``earliest`` are simpler
+    policies.
     """
     k = len(docs)
 
@@ -141,13 +149,18 @@ def choose_canonical(
         return best, f"policy=earliest published={docs[best].published}"
     if policy != "coverage":
         raise ValueError(f"unknown canonical policy {policy!r}; choose from {CANONICAL_POLICIES}")
-    scores = []
+    completeness, centrality, scores = [], [], []
     for m in range(k):
-        covered = [aligner.coverage(o, m, options.align_threshold) for o in range(k) if o != m]
-        scores.append(float(np.mean(covered)))
+        others = [o for o in range(k) if o != m]
+        completeness.append(float(np.mean([aligner.coverage(o, m, options.align_threshold) for o in others])))
+        centrality.append(float(np.mean([aligner.coverage(m, o, options.align_threshold) for o in others])))
+        scores.append((completeness[m] + centrality[m]) / 2)
     best = min(range(k), key=lambda i: (-round(scores[i], 3), *tie_break(i)))
     runner_up = max((s for i, s in enumerate(scores) if i != best), default=0.0)
-    return best, f"policy=coverage coverage={scores[best]:.3f} runner_up={runner_up:.3f}"
+    return best, (
+        f"policy=coverage score={scores[best]:.3f} completeness={completeness[best]:.3f} "
+        f"centrality={centrality[best]:.3f} runner_up={runner_up:.3f}"
+    )
 
 
 def _fact_is_stated(fact: Fact, canonical_keys: dict[str, set[str]], canonical_tokens: set[str]) -> bool:
@@ -194,7 +207,7 @@ def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOp
             and aligner.doc_containment(v, s, c) < RESTATED_CONTAINMENT
         ):
             additions.append(Addition("sentence", sentence, sentence))
-            placed.append((s, anchor))
+            placed.append((s, int(best[s]) if scores[s] >= PLACEMENT_CONTAINMENT else anchor))
             continue
         if aligned:
             anchor = int(best[s])

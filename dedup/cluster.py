@@ -38,7 +38,7 @@ def connected_groups(n_docs: int, edges: Sequence[PairEdge]) -> list[list[int]]:
 def cluster_stories(
     n_docs: int,
     edges: Sequence[PairEdge],
-    linkage_threshold: float,
+    threshold: float,
     pair_similarity: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[list[int]]:
     """Groups of document indices, each sorted, the list sorted by first member.
@@ -64,9 +64,7 @@ def cluster_stories(
                 sim[x, y] = edge_sim.get((a, b), 0.0)
         sim = np.clip(sim + sim.T, 0.0, 1.0)
         distance = squareform(1.0 - sim, checks=False)
-        labels = fcluster(
-            linkage(distance, method="average"), t=1.0 - linkage_threshold, criterion="distance"
-        )
+        labels = fcluster(linkage(distance, method="average"), t=1.0 - threshold, criterion="distance")
         for label in sorted(set(labels.tolist())):
             stories.append(sorted(members[labels == label].tolist()))
     return sorted(stories, key=lambda s: s[0])

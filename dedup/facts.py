@@ -111,9 +111,23 @@ _GENERIC_CAPS = frozenset(
 )
 
 
+# Capitalised only because they open a sentence.
+_SENTENCE_OPENERS = frozenset(
+    """
+    neither either although though since despite meanwhile however earlier later still yet even
+    last next many several another every instead until unless whether once among amid according
+    """.split()
+)
+
+
 def _ymd(year: str | None, month: str, day: str) -> str:
     mm = MONTHS[month.lower().rstrip(".")]
     return f"{year}-{mm:02d}-{int(day):02d}" if year else f"{mm:02d}-{int(day):02d}"
+
+
+def _first_word_start(sentence: str) -> int:
+    match = re.search(r"\p{L}", sentence)
+    return match.start() if match else 0
 
 
 def _format_number(value: float) -> str:
@@ -161,8 +175,9 @@ def extract_facts(sentence: str) -> list[Fact]:
         facts.append(Fact("number", _format_number(value) + suffix, m[0].strip()))
     for m in _NUMBER_WORDS.finditer(sentence):
         value = _words_to_number(m[1])
-        # "two countries", "one of the" are counting words, not reportable figures.
-        if value is None or (value < 10 and not m[2]):
+        # "two countries" and a bare "dozens" are counting words, not reportable figures.
+        bare = m[1].lower() in ("dozen", "dozens", "hundred")
+        if value is None or bare or (value < 10 and not m[2]):
             continue
         if m[2]:
             value *= _SCALES[m[2].lower()]
@@ -172,14 +187,20 @@ def extract_facts(sentence: str) -> list[Fact]:
         if len(words) >= 2:
             facts.append(Fact("quote", " ".join(words), m[1].strip()))
     for m in _ENTITY.finditer(sentence):
-        words = [w for w in m[0].split() if w.lower() not in STOPWORDS]
+        words = m[0].split()
+        if m.start() == _first_word_start(sentence):
+            # Sentence-initial capitals say nothing: "Speaking at...", "Neither Kabul nor...".
+            if len(words) == 1:
+                continue
+            first = words[0].lower()
+            if first in STOPWORDS or first in _SENTENCE_OPENERS or first.endswith(("ing", "ed", "ly")):
+                words = words[1:]
+        words = [w for w in words if w.lower() not in STOPWORDS]
         while words and words[0].lower().strip("'.") in _GENERIC_CAPS:
             words = words[1:]
         if not words or all(w.lower() in _GENERIC_CAPS for w in words):
             continue
         name = " ".join(words).strip("'.-")
-        if m.start() == 0 and len(words) == 1 and name.lower() in STOPWORDS:
-            continue
         if any(ch.isalpha() for ch in name) and not name.isdigit():
             facts.append(Fact("entity", name.lower(), name))
     return facts

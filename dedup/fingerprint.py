@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,14 +14,27 @@ from dedup.text import word_ngrams
 from dedup.weights import TermWeights
 
 
-def view_features(
-    view: LSHView, toks: Sequence[str], content: Sequence[str], weights: TermWeights
+def keyword_set(
+    content: Sequence[str], title: Sequence[str], view: LSHView, weights: TermWeights
 ) -> set[str]:
-    """The set a view hashes: word n-grams of all tokens, or the top-k distinctive content words."""
+    """The document's ``top_k`` most distinctive words: tf-idf over the lead (comment threads
+    and bios that survive cleaning sit at the end), plus a fixed bonus for title words."""
+    counts = Counter(content[: view.lead_words])
+    scores = {t: (1.0 + math.log(c)) * weights.idf(t) for t, c in counts.items()}
+    for t in set(title):
+        scores[t] = scores.get(t, 0.0) + view.title_bonus
+    ranked = sorted(scores, key=lambda t: (-scores[t], t))
+    return set(ranked[: view.top_k])
+
+
+def view_features(
+    view: LSHView, toks: Sequence[str], content: Sequence[str], title: Sequence[str], weights: TermWeights
+) -> set[str]:
+    """The set a view hashes."""
+    if view.kind == "keywords":
+        return keyword_set(content, title, view, weights)
     if view.kind == "shingles":
         return word_ngrams(list(toks), view.ngram)
-    if view.kind == "keywords":
-        return set(weights.top_terms(content, view.top_k))
     raise ValueError(f"unknown LSH view kind: {view.kind!r}")
 
 
@@ -35,5 +50,8 @@ def minhash_signatures(feature_sets: Sequence[set[str]], options: MinHashOptions
     return np.vstack(rows)
 
 
-def estimated_jaccard(signatures: np.ndarray, a: int, b: int) -> float:
-    return float(np.mean(signatures[a] == signatures[b]))
+def shingle_jaccard(toks_a: Sequence[str], toks_b: Sequence[str], n: int = 5) -> float:
+    """Exact Jaccard of two documents' word n-gram sets: how much of the wording is shared."""
+    a, b = word_ngrams(list(toks_a), n), word_ngrams(list(toks_b), n)
+    union = len(a | b)
+    return len(a & b) / union if union else 1.0

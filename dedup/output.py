@@ -80,6 +80,14 @@ def documents_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Ta
     return pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA)
 
 
+def story_title(docs: Sequence[Document], story: Story) -> str | None:
+    """The canonical's headline, else that of the most similar member that has one."""
+    by_similarity = sorted(
+        story.members, key=lambda m: (-m.similarity_to_canonical, docs[m.doc_index].doc_id)
+    )
+    return next((docs[m.doc_index].title for m in by_similarity if docs[m.doc_index].title), None)
+
+
 def clusters_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Table:
     rows = []
     for story in stories:
@@ -90,7 +98,7 @@ def clusters_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Tab
                 "canonical_doc_id": canonical.doc_id,
                 "size": len(story.members),
                 "doc_ids": sorted(docs[m.doc_index].doc_id for m in story.members),
-                "title": canonical.title,
+                "title": story_title(docs, story),
                 "composed_text": story.composed_text,
                 "canonical_reason": story.canonical_reason,
                 "composed_additions": [
@@ -147,6 +155,7 @@ def pairs_table(docs: Sequence[Document], edges: Sequence[PairEdge], stories: Se
                 "body_similarity": e.body_similarity,
                 "title_similarity": e.title_similarity,
                 "shingle_jaccard": e.shingle_jaccard,
+                "days_apart": e.days_apart,
                 "views": list(e.views),
                 "same_cluster": story_of[e.a] == story_of[e.b],
             }

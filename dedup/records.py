@@ -68,6 +68,7 @@ class PairEdge:
     body_similarity: float
     title_similarity: float
     shingle_jaccard: float
+    days_apart: int | None
     views: tuple[str, ...]
 
 
@@ -172,6 +173,7 @@ PAIRS_SCHEMA = pa.schema(
         pa.field("body_similarity", pa.float32(), nullable=False),
         pa.field("title_similarity", pa.float32(), nullable=False),
         pa.field("shingle_jaccard", pa.float32(), nullable=False),
+        pa.field("days_apart", pa.int32()),
         pa.field("views", pa.list_(pa.string()), nullable=False),
         pa.field("same_cluster", pa.bool_(), nullable=False),
     ],
@@ -209,7 +211,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "canonical_doc_id": "doc_id of the representative version",
         "size": "number of documents in the story",
         "doc_ids": "all member doc_ids, sorted",
-        "title": "the canonical's title",
+        "title": "the canonical's title (else the most similar member's)",
         "composed_text": "canonical text plus every variant's unique sentences, placed in reading order",
         "canonical_reason": "why this version was chosen (policy and scores)",
         "composed_additions": (
@@ -234,7 +236,8 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "similarity": "combined verifier similarity",
         "body_similarity": "IDF-weighted cosine of the bodies",
         "title_similarity": "IDF-weighted cosine of the titles",
-        "shingle_jaccard": "MinHash estimate of word 5-gram Jaccard",
+        "shingle_jaccard": "exact Jaccard of the two word 5-gram sets (1.0 = same wording)",
+        "days_apart": "days between the publication dates, if both are known",
         "views": "LSH views that proposed the pair",
         "same_cluster": "whether the clustering put both in one story",
     },

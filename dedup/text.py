@@ -9,22 +9,26 @@ import regex as re
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'"})
 _DASHES = str.maketrans({"–": "-", "—": "-", "‒": "-", "―": "-"})
-_TOKEN = re.compile(r"[\p{L}\p{N}]+(?:['’.][\p{L}\p{N}]+)*")
+# Words (letters, with inner apostrophes or dots as in "U.S.") and numbers (with inner . or ,).
+_TOKEN = re.compile(r"\p{L}[\p{L}\p{M}]*(?:['’.]\p{L}[\p{L}\p{M}]*)*|\p{N}+(?:[.,]\p{N}+)*")
 _SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 
-# English function words: they carry no story identity. Short on purpose (a rewrite keeps
-# content words, and over-long lists drop words like "state" or "million" that matter).
+# English function words and reporting verbs: they carry no story identity. Kept short on
+# purpose: a rewrite keeps content words, and long lists drop words like "state" or "million".
 STOPWORDS = frozenset(
     """
-    a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves
-    said says say told according mr mrs ms one two new also however would could may might must
-    shall us per via amid among upon within without
+    a about above after again against all also am an and any are aren't as at be because been
+    before being below between both but by can can't cannot could couldn't did didn't do does
+    doesn't doing don't down during each few for from further had hadn't has hasn't have haven't
+    having he he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll
+    i'm i've if in into is isn't it it's its itself let's me more most mustn't my myself no nor
+    not of off on once only or other ought our ours ourselves out over own same shan't she
+    she'd she'll she's should shouldn't so some such than that that's the their theirs them
+    themselves then there there's these they they'd they'll they're they've this those through
+    to too under until up very was wasn't we we'd we'll we're we've were weren't what what's
+    when when's where where's which while who who's whom why why's with won't would wouldn't
+    you you'd you'll you're you've your yours yourself yourselves said says say told according
+    just will may might one two new like get got mr mrs ms s t
     """.split()
 )
 
@@ -36,19 +40,22 @@ def normalize(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens (letters/digits, keeping inner apostrophes and dots as in U.S.)."""
-    return [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
+    """Lower-cased word and number tokens; possessive 's and trailing dots removed
+    ("Pakistan's" -> "pakistan", "U.S." -> "u.s")."""
+    out = []
+    for match in _TOKEN.finditer(text):
+        tok = match.group().lower().replace("’", "'")
+        if tok.endswith("'s"):
+            tok = tok[:-2]
+        tok = tok.rstrip(".")
+        if tok:
+            out.append(tok)
+    return out
 
 
 def content_tokens(text: str) -> list[str]:
-    """Tokens without stopwords, possessive endings or single characters."""
-    out = []
-    for tok in tokens(text):
-        if tok.endswith("'s"):
-            tok = tok[:-2]
-        if len(tok) > 1 and tok not in STOPWORDS:
-            out.append(tok)
-    return out
+    """Tokens that can identify a story: no stopwords, no single letters (single digits stay)."""
+    return [t for t in tokens(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
 
 
 def word_ngrams(words: list[str], n: int) -> set[str]:

@@ -1,8 +1,10 @@
 """Verify: score candidate pairs with corpus statistics and keep the ones that tell one story.
 
-The similarity is an IDF-weighted cosine of the bodies' content words (sublinear tf), blended
-with the same cosine over titles. IDF comes from the batch, so words every version of a story
-shares (names, places, numbers) outweigh the vocabulary of news in general.
+Each document is one vector: the L2-normalised IDF-weighted content words of its body plus
+those of its title (sublinear tf), normalised again. A pair's similarity is the cosine of
+the two vectors, halved when both publication dates are known and more than a few days apart:
+on the labelled sets the date is the strongest single signal separating two events about the
+same people (an ARI gain of 0.03-0.04).
 """
 
 from __future__ import annotations
@@ -10,44 +12,63 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 from scipy import sparse
 
 from dedup.config import PipelineOptions
-from dedup.fingerprint import estimated_jaccard
+from dedup.fingerprint import shingle_jaccard
 from dedup.records import PairEdge
 from dedup.weights import TermWeights
 
 
-def tfidf_matrix(token_lists: Sequence[Sequence[str]], weights: TermWeights) -> sparse.csr_matrix:
-    """Rows are L2-normalised sublinear-tf x idf vectors over the batch vocabulary."""
-    vocabulary: dict[str, int] = {}
-    indptr, indices, values = [0], [], []
-    for toks in token_lists:
-        counts = Counter(toks)
-        row = []
-        for term, count in counts.items():
-            col = vocabulary.setdefault(term, len(vocabulary))
-            row.append((col, (1.0 + math.log(count)) * weights.idf(term)))
-        norm = math.sqrt(sum(v * v for _, v in row)) or 1.0
-        for col, value in sorted(row):
-            indices.append(col)
-            values.append(value / norm)
-        indptr.append(len(indices))
-    return sparse.csr_matrix(
-        (np.asarray(values, dtype=np.float64), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
-        shape=(len(token_lists), max(len(vocabulary), 1)),
-    )
+def published_day(published: str | None) -> int | None:
+    """Proleptic ordinal of an ISO date (the first 10 characters), or None."""
+    if not published:
+        return None
+    try:
+        return date.fromisoformat(published.strip()[:10]).toordinal()
+    except ValueError:
+        return None
+
+
+def _l2_normalise(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.diags(1.0 / norms) @ matrix
+
+
+def tfidf_matrix(
+    token_lists: Sequence[Sequence[str]], weights: TermWeights, vocabulary: dict[str, int] | None = None
+) -> sparse.csr_matrix:
+    """L2-normalised sublinear-tf x idf rows. Pass one ``vocabulary`` dict to several calls to
+    put their columns in one space (then resize to the final vocabulary size)."""
+    vocabulary = {} if vocabulary is None else vocabulary
+    rows, cols, values = [], [], []
+    for r, toks in enumerate(token_lists):
+        for term, count in Counter(toks).items():
+            rows.append(r)
+            cols.append(vocabulary.setdefault(term, len(vocabulary)))
+            values.append((1.0 + math.log(count)) * weights.idf(term))
+    matrix = sparse.csr_matrix((values, (rows, cols)), shape=(len(token_lists), max(len(vocabulary), 1)))
+    return _l2_normalise(matrix)
 
 
 def pair_cosines(matrix: sparse.csr_matrix, pairs: np.ndarray) -> np.ndarray:
     """Row-wise dot products for an (m, 2) array of index pairs."""
     if len(pairs) == 0:
         return np.zeros(0)
-    left = matrix[pairs[:, 0]]
-    right = matrix[pairs[:, 1]]
-    return np.asarray(left.multiply(right).sum(axis=1)).ravel()
+    return np.asarray(matrix[pairs[:, 0]].multiply(matrix[pairs[:, 1]]).sum(axis=1)).ravel()
+
+
+@dataclass(frozen=True, slots=True)
+class PairScores:
+    similarity: np.ndarray
+    body: np.ndarray
+    title: np.ndarray
+    days_apart: np.ndarray  # NaN where a date is unknown
 
 
 class Verifier:
@@ -55,45 +76,54 @@ class Verifier:
 
     def __init__(
         self,
-        body_tokens: Sequence[Sequence[str]],
-        title_tokens: Sequence[Sequence[str]],
-        shingle_signatures: np.ndarray,
+        body_content: Sequence[Sequence[str]],
+        title_content: Sequence[Sequence[str]],
+        published: Sequence[str | None],
         weights: TermWeights,
         options: PipelineOptions,
     ) -> None:
-        self.body = tfidf_matrix(body_tokens, weights)
-        self.title = tfidf_matrix(title_tokens, weights)
-        self.has_title = np.array([len(t) > 0 for t in title_tokens])
-        self.shingles = shingle_signatures
+        vocabulary: dict[str, int] = {}
+        body = tfidf_matrix(body_content, weights, vocabulary)
+        title = tfidf_matrix(title_content, weights, vocabulary)
+        width = max(len(vocabulary), 1)
+        body.resize((body.shape[0], width))
+        title.resize((title.shape[0], width))
+        self.body, self.title = body.tocsr(), title.tocsr()
+        self.combined = _l2_normalise(self.body + options.title_weight * self.title).tocsr()
+        days = [published_day(p) for p in published]
+        self.days = np.array([np.nan if d is None else d for d in days], dtype=np.float64)
         self.options = options
 
-    def similarities(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(combined, body, title) similarity for each pair. Without both titles, body alone."""
-        body = pair_cosines(self.body, pairs)
-        title = pair_cosines(self.title, pairs)
-        if len(pairs) == 0:
-            return body, body, title
-        both = self.has_title[pairs[:, 0]] & self.has_title[pairs[:, 1]]
-        w = self.options.title_weight
-        combined = np.where(both, (1 - w) * body + w * title, body)
-        return combined, body, title
+    def scores(self, pairs: np.ndarray) -> PairScores:
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        cosine = pair_cosines(self.combined, pairs)
+        apart = np.abs(self.days[pairs[:, 0]] - self.days[pairs[:, 1]])
+        far = np.nan_to_num(apart, nan=0.0) > self.options.date_window_days
+        similarity = np.where(far, cosine * self.options.date_penalty, cosine)
+        return PairScores(similarity, pair_cosines(self.body, pairs), pair_cosines(self.title, pairs), apart)
 
-    def verify(self, candidates: dict[tuple[int, int], tuple[str, ...]]) -> list[PairEdge]:
-        """The candidate pairs whose similarity reaches the edge threshold."""
+    def similarity(self, pairs: np.ndarray) -> np.ndarray:
+        return self.scores(pairs).similarity
+
+    def verify(
+        self, candidates: dict[tuple[int, int], tuple[str, ...]], body_tokens: Sequence[Sequence[str]]
+    ) -> list[PairEdge]:
+        """The candidate pairs whose similarity reaches the threshold, with their signals."""
         pairs = np.array(list(candidates), dtype=np.int64).reshape(-1, 2)
-        combined, body, title = self.similarities(pairs)
+        s = self.scores(pairs)
         edges = []
-        for k, (a, b) in enumerate(pairs.tolist()):
-            if combined[k] >= self.options.edge_threshold:
-                edges.append(
-                    PairEdge(
-                        a=a,
-                        b=b,
-                        similarity=float(combined[k]),
-                        body_similarity=float(body[k]),
-                        title_similarity=float(title[k]),
-                        shingle_jaccard=estimated_jaccard(self.shingles, a, b),
-                        views=candidates[(a, b)],
-                    )
+        for k in np.flatnonzero(s.similarity >= self.options.threshold).tolist():
+            a, b = int(pairs[k, 0]), int(pairs[k, 1])
+            edges.append(
+                PairEdge(
+                    a=a,
+                    b=b,
+                    similarity=float(s.similarity[k]),
+                    body_similarity=float(s.body[k]),
+                    title_similarity=float(s.title[k]),
+                    shingle_jaccard=shingle_jaccard(body_tokens[a], body_tokens[b]),
+                    days_apart=None if np.isnan(s.days_apart[k]) else int(s.days_apart[k]),
+                    views=candidates[(a, b)],
                 )
+            )
         return edges

@@ -20,18 +20,30 @@ from functools import lru_cache
 
 # Tokens in a typical news article: converts a word's corpus frequency into the chance
 # that an article contains it.
-TYPICAL_DOCUMENT_TOKENS = 500
-# Floor for words the background has never seen (names, numbers): as rare as it gets.
-MIN_BACKGROUND_FREQUENCY = 1e-8
+TYPICAL_DOCUMENT_TOKENS = 300
+# Floor for words the background has never seen (names, numbers): rare, not infinitely so.
+MIN_BACKGROUND_FREQUENCY = 1e-7
+# Weight of the background, in documents. Measured on the labelled sets (benchmarks/grouping.py):
+# pure batch IDF and pure background IDF each lose 0.04 ARI on one of the two sets.
+PRIOR_DOCUMENTS = 20.0
 
 
-@lru_cache(maxsize=1 << 18)
-def background_document_frequency(term: str, language: str) -> float:
-    """Chance that a typical article in ``language`` contains ``term``."""
+@lru_cache(maxsize=8)
+def _frequency_table(language: str) -> dict[str, float]:
     import wordfreq
 
-    freq = max(wordfreq.word_frequency(term, language), MIN_BACKGROUND_FREQUENCY)
-    return -math.expm1(-freq * TYPICAL_DOCUMENT_TOKENS)
+    return wordfreq.get_frequency_dict(language, wordlist="best")
+
+
+@lru_cache(maxsize=1 << 20)
+def background_document_frequency(term: str, language: str) -> float:
+    """Chance that a typical article in ``language`` contains ``term``."""
+    freq = _frequency_table(language).get(term)
+    if freq is None:  # numbers and dotted words: wordfreq's own tokenizer knows what to do
+        import wordfreq
+
+        freq = wordfreq.word_frequency(term, language)
+    return -math.expm1(-max(freq, MIN_BACKGROUND_FREQUENCY) * TYPICAL_DOCUMENT_TOKENS)
 
 
 class TermWeights:
@@ -41,7 +53,7 @@ class TermWeights:
         self,
         document_frequencies: Counter[str],
         n_documents: int,
-        prior_documents: float = 50.0,
+        prior_documents: float = PRIOR_DOCUMENTS,
         language: str | None = "en",
     ) -> None:
         self.df = document_frequencies
@@ -52,7 +64,10 @@ class TermWeights:
 
     @classmethod
     def fit(
-        cls, token_lists: Sequence[Iterable[str]], prior_documents: float = 50.0, language: str | None = "en"
+        cls,
+        token_lists: Sequence[Iterable[str]],
+        prior_documents: float = PRIOR_DOCUMENTS,
+        language: str | None = "en",
     ) -> TermWeights:
         df: Counter[str] = Counter()
         for toks in token_lists:

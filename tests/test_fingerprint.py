@@ -5,7 +5,7 @@ from datasketch import MinHash
 
 from dedup.candidates import candidate_pairs
 from dedup.config import LSHView, MinHashOptions
-from dedup.fingerprint import estimated_jaccard, minhash_signatures
+from dedup.fingerprint import minhash_signatures, shingle_jaccard
 
 
 def test_signatures_are_datasketch_minhashes() -> None:
@@ -25,7 +25,7 @@ def test_jaccard_estimate_tracks_the_true_value() -> None:
     b = set(list(a)[:400]) | set(rng.choice(universe, 200, replace=False).tolist())
     true = len(a & b) / len(a | b)
     signatures = minhash_signatures([a, b], MinHashOptions(num_perm=256))
-    assert abs(estimated_jaccard(signatures, 0, 1) - true) < 0.08
+    assert abs(float(np.mean(signatures[0] == signatures[1])) - true) < 0.08
 
 
 def test_lsh_proposes_similar_pairs_only() -> None:
@@ -33,6 +33,12 @@ def test_lsh_proposes_similar_pairs_only() -> None:
     base = {f"t{i}" for i in range(100)}
     near = (base - {"t0", "t1", "t2"}) | {"u0", "u1", "u2"}
     other = {f"z{i}" for i in range(100)}
-    view = LSHView(name="v", kind="shingles", threshold=0.5)
+    view = LSHView(name="v", kind="shingles", bands=16, rows=8)
     pairs = candidate_pairs({"v": minhash_signatures([base, near, other], options)}, (view,), options)
     assert pairs == {(0, 1): ("v",)}
+
+
+def test_shingle_jaccard_is_exact() -> None:
+    a = "the quick brown fox jumps over the lazy dog".split()
+    assert shingle_jaccard(a, a) == 1.0
+    assert shingle_jaccard(a, [*a[:5], "cat"]) == 1 / 6  # 1 shared 5-gram; 5 + 2 - 1 distinct

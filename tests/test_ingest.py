@@ -127,3 +127,56 @@ def test_every_input_is_accounted_for(mixed_dir: Path) -> None:
             "malformed_parquet",
         ]
     )
+
+
+def _write_warc(path: Path) -> None:
+    from io import BytesIO
+
+    from conftest import article_html
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for url, body, ctype in (
+            ("https://gazette.example.com/a", article_html().encode("utf-8"), "text/html; charset=utf-8"),
+            ("https://gazette.example.com/logo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png"),
+        ):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+            writer.write_record(
+                writer.create_warc_record(url, "response", payload=BytesIO(body), http_headers=headers)
+            )
+        writer.write_record(
+            writer.create_warc_record(
+                "https://gazette.example.com/a", "request", payload=BytesIO(b"GET /a HTTP/1.1\r\n\r\n")
+            )
+        )
+
+
+def test_warc_responses_become_records(tmp_path: Path) -> None:
+    path = tmp_path / "crawl.warc.gz"
+    _write_warc(path)
+    out = _read(path)
+    records = [r for r in out if isinstance(r, SourceRecord)]
+    rejects = [r for r in out if isinstance(r, Reject)]
+    assert len(records) == 1 and records[0].url == "https://gazette.example.com/a"
+    assert records[0].doc_id.startswith("urn:uuid:") and records[0].content_type == "html"
+    assert [r.reason for r in rejects] == ["not_html"]
+
+
+def test_zstd_compressed_text(tmp_path: Path) -> None:
+    import zstandard
+
+    path = tmp_path / "story.txt.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(b"A headline\nSome body text here."))
+    (record,) = _read(path)
+    assert record.doc_id == "story.txt" and "Some body text" in record.content
+
+
+def test_corrupt_gzip_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt.gz"
+    payload = " ".join(str(i * 7919 % 10007) for i in range(3000)).encode()
+    compressed = gzip.compress(payload)
+    path.write_bytes(compressed[: len(compressed) // 2])
+    (reject,) = _read(path)
+    assert isinstance(reject, Reject) and reject.reason == "corrupt_compressed"

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from dedup.cli import main
 from dedup.output import TABLE_FILES
 from dedup.records import OUTPUT_SCHEMAS, SCHEMA_VERSION
+from dedup.text import split_sentences
 
 
 def run_cli(*args: str) -> tuple[int, str]:
@@ -89,8 +90,11 @@ def test_composed_text_contains_canonical_and_additions(seeds_out: Path) -> None
     (cluster,) = read(seeds_out, "clusters")
     docs = {d["doc_id"]: d for d in read(seeds_out, "documents")}
     canonical = docs[cluster["canonical_doc_id"]]
-    first_sentence = canonical["text"].split(". ")[0]
-    assert first_sentence in cluster["composed_text"]
+    composed = cluster["composed_text"]
+    position = 0
+    for sentence in split_sentences(canonical["text"]):  # every canonical sentence, in order
+        position = composed.index(sentence, position) + len(sentence)
+    assert len(composed) > len(canonical["text"])
     for added in cluster["composed_additions"]:
         assert added["text"] in cluster["composed_text"]
         assert added["doc_ids"] and set(added["doc_ids"]) <= set(docs)

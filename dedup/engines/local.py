@@ -22,7 +22,7 @@ from dedup.canonical import canonicalise_story
 from dedup.cluster import cluster_stories
 from dedup.config import PipelineOptions
 from dedup.extract import extract_document
-from dedup.fingerprint import estimated_jaccard, minhash_signatures, view_features
+from dedup.fingerprint import minhash_signatures, shingle_jaccard, view_features
 from dedup.ingest import discover_inputs, read_input
 from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
@@ -55,8 +55,8 @@ class Grouping:
     stories: list[list[int]]
     n_candidates: int
     verifier: Verifier
-    shingle_signatures: np.ndarray
     weights: TermWeights
+    tokens: list[list[str]]
 
 
 @dataclass
@@ -109,9 +109,16 @@ def extract(records: Sequence[SourceRecord], options: PipelineOptions) -> tuple[
 
 
 def group_documents(
-    docs: Sequence[Document], options: PipelineOptions, timer: StageTimer | None = None
+    docs: Sequence[Document],
+    options: PipelineOptions,
+    timer: StageTimer | None = None,
+    exhaustive: bool = False,
 ) -> Grouping:
-    """fingerprint -> candidates -> verify -> cluster over one batch of documents."""
+    """fingerprint -> candidates -> verify -> cluster over one batch of documents.
+
+    ``exhaustive`` verifies every pair instead of LSH candidates: only for measuring what
+    LSH misses (candidate recall), never for real runs.
+    """
     timer = timer or StageTimer()
     with timer("fingerprint"):
         body_tokens = [tokens(d.text) for d in docs]
@@ -121,24 +128,25 @@ def group_documents(
         signatures = {
             view.name: minhash_signatures(
                 [
-                    view_features(view, toks, content, weights)
-                    for toks, content in zip(body_tokens, body_content, strict=True)
+                    view_features(view, toks, content, title, weights)
+                    for toks, content, title in zip(body_tokens, body_content, title_content, strict=True)
                 ],
                 options.minhash,
             )
             for view in options.views
         }
-    shingle_view = next(v.name for v in options.views if v.kind == "shingles")
     with timer("candidates"):
-        candidates = candidate_pairs(signatures, options.views, options.minhash)
+        if exhaustive:
+            n = len(docs)
+            candidates = {(i, j): ("exhaustive",) for i in range(n) for j in range(i + 1, n)}
+        else:
+            candidates = candidate_pairs(signatures, options.views, options.minhash)
     with timer("verify"):
-        verifier = Verifier(body_content, title_content, signatures[shingle_view], weights, options)
-        edges = verifier.verify(candidates)
+        verifier = Verifier(body_content, title_content, [d.published for d in docs], weights, options)
+        edges = verifier.verify(candidates, body_tokens)
     with timer("cluster"):
-        stories = cluster_stories(
-            len(docs), edges, options.linkage_threshold, lambda pairs: verifier.similarities(pairs)[0]
-        )
-    return Grouping(edges, stories, len(candidates), verifier, signatures[shingle_view], weights)
+        stories = cluster_stories(len(docs), edges, options.threshold, verifier.similarity)
+    return Grouping(edges, stories, len(candidates), verifier, weights, body_tokens)
 
 
 def canonicalise(
@@ -147,13 +155,12 @@ def canonicalise(
     texts = [" ".join(d.text.split()).lower() for d in docs]
 
     def similarity_to(c: int, others: Sequence[int]) -> np.ndarray:
-        pairs = np.array([(c, o) for o in others], dtype=np.int64).reshape(-1, 2)
-        return grouping.verifier.similarities(pairs)[0]
+        return grouping.verifier.similarity(np.array([(c, o) for o in others], dtype=np.int64).reshape(-1, 2))
 
     def relation_of(c: int, m: int) -> str:
         if texts[c] == texts[m]:
             return "exact"
-        if estimated_jaccard(grouping.shingle_signatures, c, m) >= options.near_copy_jaccard:
+        if shingle_jaccard(grouping.tokens[c], grouping.tokens[m]) >= options.near_copy_jaccard:
             return "near_copy"
         return "rewrite"
 

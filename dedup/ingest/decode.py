@@ -10,6 +10,7 @@ import zlib
 
 import charset_normalizer
 import regex as re
+import zstandard
 
 COMPRESSED_SUFFIXES = (".gz", ".zst")
 _BINARY_MAGIC = (
@@ -54,12 +55,8 @@ def decompress(data: bytes, name: str) -> bytes:
         if data[:2] == b"\x1f\x8b":
             return gzip.decompress(data)
         if data[:4] == _ZSTD_MAGIC:
-            import zstandard  # optional: only needed for .zst inputs
-
             return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
-    except ImportError as exc:
-        raise DecodeError("unsupported_format", f"{name}: zstd input needs the 'zstandard' package") from exc
-    except (OSError, EOFError, zlib.error, ValueError) as exc:
+    except (OSError, EOFError, zlib.error, ValueError, zstandard.ZstdError) as exc:
         raise DecodeError("corrupt_compressed", f"{name}: cannot decompress: {exc}") from exc
     if name.lower().endswith(COMPRESSED_SUFFIXES):
         raise DecodeError("corrupt_compressed", f"{name}: named as compressed but is not")

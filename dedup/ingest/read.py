@@ -18,12 +18,14 @@ import pyarrow.parquet as pq
 
 from dedup.ingest.decode import DecodeError, decode_text, decompress, strip_compression
 from dedup.ingest.discover import InputFile
+from dedup.ingest.warc import read_warc
 from dedup.records import Reject, SourceRecord
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+WARC_SUFFIXES = (".warc", ".arc")
 RECORD_COLUMNS = ("id", "title", "text", "html", "url", "date", "published", "source", "site")
 
 Output = SourceRecord | Reject
@@ -42,6 +44,8 @@ def detect_format(name: str, head: bytes) -> str:
             return fmt
     if head[:4] == b"PAR1":
         return "parquet"
+    if head.startswith((b"WARC/1.", b"WARC/0.")):
+        return "warc"
     start = head.lstrip()[:512].lower()
     if start.startswith((b"{", b"[")):
         return "json"
@@ -52,6 +56,9 @@ def detect_format(name: str, head: bytes) -> str:
 
 def read_input(item: InputFile) -> Iterator[Output]:
     """Yield the records of one input file; never raises for bad content."""
+    if strip_compression(item.source_path).lower().endswith(WARC_SUFFIXES):
+        yield from read_warc(item)  # streamed: WARC files are often gigabytes
+        return
     try:
         raw = item.path.read_bytes()
     except OSError as exc:
@@ -69,6 +76,9 @@ def read_input(item: InputFile) -> Iterator[Output]:
     fmt = detect_format(item.source_path, data[:8192])
     if fmt == "parquet":
         yield from _read_parquet(item, data, doc_id)
+        return
+    if fmt == "warc":
+        yield from read_warc(item)
         return
     try:
         text = decode_text(data, html=fmt == "html")
