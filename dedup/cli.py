@@ -38,6 +38,7 @@ def main() -> None:
     Typical use:
       dedup run corpus/ --out out/      group a corpus, write out/*.parquet
       dedup show <cluster_id>           print one story from out/
+      dedup eval labels.jsonl out/      score the grouping against gold story labels
       dedup schema                      the output tables and their columns
     """
 
@@ -158,6 +159,93 @@ def schema() -> None:
         for f in table_schema:
             null = "" if f.nullable else " not null"
             click.echo(f"  {f.name:<26} {f.type!s:<40}{null}\n      {COLUMN_DOCS[name][f.name]}")
+
+
+@main.command(name="eval")
+@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("run_out", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--worst",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="How many worst merged and split stories to list.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+def evaluate(labels: Path, run_out: Path | None, worst: int, as_json: bool) -> None:
+    """Score a grouping against gold story labels.
+
+    LABELS is a JSONL file with `id` and `story` fields (one article a line). With RUN_OUT,
+    the grouping of that finished run (its documents.parquet) is scored; without it, LABELS
+    itself must carry the articles (`text` or `html`) and is grouped with the default
+    configuration first. Prints the adjusted Rand index, pairwise and B-cubed
+    precision/recall/F1, and the worst merged (one predicted story, several gold ones) and
+    split (one gold story, several predicted ones) stories.
+    """
+    import json
+
+    from dedup.evaluate import score_grouping
+
+    gold: dict[str, str] = {}
+    with labels.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                gold[str(row["id"])] = str(row["story"])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                click.echo(
+                    f"error: {labels}:{lineno}: need a JSON object with 'id' and 'story' ({exc})", err=True
+                )
+                sys.exit(EXIT_USAGE)
+    if run_out is not None:
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(run_out / "documents.parquet", columns=["doc_id", "cluster_id"])
+        except OSError as exc:
+            click.echo(f"error: no finished run in {run_out}: {exc}", err=True)
+            sys.exit(EXIT_FAILURE)
+        predicted = dict(zip(table["doc_id"].to_pylist(), table["cluster_id"].to_pylist(), strict=True))
+    else:
+        from dedup.engines.local import run_pipeline
+
+        result = run_pipeline([str(labels)], PipelineOptions())
+        predicted = {
+            result.documents[m.doc_index].doc_id: story.cluster_id
+            for story in result.stories
+            for m in story.members
+        }
+    missing = sorted(set(gold) - set(predicted))
+    scores = score_grouping(gold, predicted, worst=worst)
+    if as_json:
+        from dataclasses import asdict
+
+        click.echo(json.dumps({**asdict(scores), "unscored_labels": len(missing)}, indent=2))
+        return
+    click.echo(
+        f"{scores.n_documents} documents: {scores.n_gold_stories} gold stories, "
+        f"{scores.n_predicted_stories} predicted"
+    )
+    if missing:
+        click.echo(f"({len(missing)} labelled ids are not in the grouping and are not scored)")
+    click.echo(f"adjusted Rand index  {scores.ari:.4f}")
+    click.echo(
+        f"pairwise  P {scores.pairwise_precision:.4f}  R {scores.pairwise_recall:.4f}  "
+        f"F1 {scores.pairwise_f1:.4f}"
+    )
+    click.echo(
+        f"B-cubed   P {scores.bcubed_precision:.4f}  R {scores.bcubed_recall:.4f}  F1 {scores.bcubed_f1:.4f}"
+    )
+    for title, rows in (
+        ("worst merges (predicted story: gold stories)", scores.worst_merges),
+        ("worst splits (gold story: predicted stories)", scores.worst_splits),
+    ):
+        if rows:
+            click.echo(title)
+            for key, values in rows:
+                click.echo(f"  {key}: {', '.join(values)}")
 
 
 @main.command()

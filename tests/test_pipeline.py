@@ -189,3 +189,33 @@ def test_show_prints_the_story(seeds_out: Path) -> None:
     assert "CANONICAL" in output and output.count("VARIANT") == 4 and "July 24" in output
     code, output = run_cli("show", "nope", "--out", str(seeds_out))
     assert code == 2
+
+
+def _labelled_jsonl(path: Path) -> Path:
+    from conftest import ARTICLE_PARAGRAPHS, SEEDS
+
+    wire = (SEEDS / "004_e447452caba537a9.txt").read_text(encoding="utf-8")
+    rewrite = (SEEDS / "001_499202b887901f4b.txt").read_text(encoding="utf-8")
+    rows = [
+        {"id": "b1", "story": "bridge", "title": "Bridge shut", "text": "\n".join(ARTICLE_PARAGRAPHS)},
+        {"id": "b2", "story": "bridge", "title": "Bridge closed", "text": "\n".join(ARTICLE_PARAGRAPHS[1:])},
+        {"id": "p1", "story": "pakistan", "title": "Pakistan urges platforms", "text": wire},
+        {"id": "p2", "story": "pakistan", "title": "Pakistan demands action", "text": rewrite},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_eval_scores_a_grouping_against_labels(tmp_path: Path) -> None:
+    labels = _labelled_jsonl(tmp_path / "labels.jsonl")
+    code, output = run_cli("eval", str(labels), "--json")
+    assert code == 0, output
+    scores = json.loads(output)
+    assert scores["ari"] == 1.0 and scores["n_gold_stories"] == 2 and scores["n_predicted_stories"] == 2
+    out = tmp_path / "out"
+    assert run_cli("run", str(labels), "--out", str(out), "-q")[0] == 0
+    code, output = run_cli("eval", str(labels), str(out))
+    assert code == 0 and "adjusted Rand index  1.0000" in output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n')
+    assert run_cli("eval", str(bad), str(out))[0] == 2
