@@ -13,15 +13,11 @@ from dedup import __version__
 from dedup.canonical import CANONICAL_POLICIES
 from dedup.config import PipelineOptions
 from dedup.ingest.discover import InputError
+from dedup.logs import setup_logging
 from dedup.output import OutputError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
 log = logging.getLogger("dedup")
-
-
-def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,78 +70,90 @@ def main() -> None:
     show_default=True,
     help="How each story's representative is chosen (see README).",
 )
+@click.option("--force", is_flag=True, help="Run even if --out already holds the outputs of these inputs.")
+@click.option(
+    "--max-reject-rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Exit with code 3 (outputs still written) when rejects / inputs exceeds this share.",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per log line on stderr, for log collectors.",
+)
 def run(
     inputs: tuple[str, ...],
     out_dir: Path,
     workers: int,
     min_words: int,
     canonical_policy: str,
+    force: bool,
+    max_reject_rate: float | None,
     verbose: int,
     quiet: bool,
+    log_format: str,
 ) -> None:
     """Group INPUTS (folders, walked recursively, or files) into stories and write the tables.
 
     \b
     Formats, by extension or content: .html/.htm/.xhtml, .txt/.md, .jsonl/.json
-    (fields id, title, text or html, url, date, source), .parquet (same columns), and
-    any of them compressed as .gz. A file's doc_id is its path relative to the INPUT folder.
+    (fields id, title, text or html, url, date, source), .parquet (same columns),
+    .warc/.warc.gz (HTML responses), and any of them compressed as .gz or .zst.
+    A file's doc_id is its path relative to the INPUT folder.
 
     \b
     Writes to --out: documents.parquet, clusters.parquet, additions.parquet,
-    pairs.parquet, rejects.parquet and manifest.json. Inputs that cannot become documents
-    (binary, empty, undecodable, malformed, no article text) are listed in rejects.parquet
-    with a reason; the run still succeeds.
+    pairs.parquet, rejects.parquet and manifest.json, all at once (a failed run leaves
+    the previous outputs untouched). Inputs that cannot become documents (binary, empty,
+    undecodable, malformed, no article text) are listed in rejects.parquet with a
+    reason; the run still succeeds. Rerunning with the same inputs and parameters is a
+    no-op unless --force.
 
     \b
-    Exit codes: 0 success, 1 failure, 2 usage error.
+    Exit codes: 0 success, 1 failure, 2 usage error,
+    3 completed but rejects exceeded --max-reject-rate.
     """
-    from dedup.engines.local import run_pipeline
-    from dedup.manifest import build_manifest
-    from dedup.output import (
-        additions_table,
-        clusters_table,
-        documents_table,
-        pairs_table,
-        prepare_output,
-        publish,
-        rejects_table,
-    )
+    from dedup.job import run_job
 
-    _setup_logging(verbose, quiet)
+    setup_logging(logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO), log_format)
     options = PipelineOptions(workers=workers, min_words=min_words)
     started = time.perf_counter()
     try:
-        prepare_output(out_dir)
-        result = run_pipeline(list(inputs), options, canonical_policy)
+        outcome = run_job(list(inputs), out_dir, options, canonical_policy, force=force)
     except (InputError, OutputError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILURE)
-    docs, stories = result.documents, result.stories
-    tables = {
-        "documents": documents_table(docs, stories),
-        "clusters": clusters_table(docs, stories),
-        "additions": additions_table(docs, stories),
-        "rejects": rejects_table(result.rejects),
-        "pairs": pairs_table(docs, result.grouping.edges, stories),
-    }
-    manifest = build_manifest(
-        result, inputs, options, canonical_policy, {k: t.num_rows for k, t in tables.items()}
-    )
-    try:
-        publish(out_dir, tables, manifest)
     except OSError as exc:
         click.echo(f"error: cannot write outputs to {out_dir}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_FAILURE)
-    counts = manifest["counts"]
-    click.echo(
-        f"{counts['input_records']} inputs -> {counts['documents']} documents "
-        f"in {counts['clusters']} stories "
-        f"({counts['multi_document_clusters']} with several versions), {counts['additions']} additions, "
-        f"{counts['rejects']} rejects; wrote {out_dir}/ in {time.perf_counter() - started:.1f}s",
-        err=quiet,
-    )
+    counts = outcome.manifest["counts"]
+    if outcome.skipped:
+        click.echo(
+            f"{out_dir}/ already holds the outputs of these inputs and parameters; nothing to do "
+            "(--force to rerun)",
+            err=quiet,
+        )
+    else:
+        click.echo(
+            f"{counts['input_records']} inputs -> {counts['documents']} documents "
+            f"in {counts['clusters']} stories ({counts['multi_document_clusters']} with several versions), "
+            f"{counts['additions']} additions, {counts['rejects']} rejects; "
+            f"wrote {out_dir}/ in {time.perf_counter() - started:.1f}s",
+            err=quiet,
+        )
+    if max_reject_rate is not None and outcome.reject_rate > max_reject_rate:
+        click.echo(
+            f"error: {counts['rejects']} of {counts['input_records']} inputs rejected "
+            f"({outcome.reject_rate:.1%} > --max-reject-rate {max_reject_rate:.1%}); "
+            f"see {out_dir}/rejects.parquet",
+            err=True,
+        )
+        sys.exit(EXIT_REJECTS)
 
 
 @main.command()

@@ -46,6 +46,7 @@ def _versions() -> dict[str, str]:
 def build_manifest(
     result: PipelineResult,
     inputs: Sequence[str],
+    fingerprint: dict[str, Any],
     options: PipelineOptions,
     policy: str,
     table_rows: dict[str, int],
@@ -57,7 +58,7 @@ def build_manifest(
         "version": __version__,
         "schema_version": SCHEMA_VERSION,
         "engine": "local",
-        "inputs": {"paths": [str(p) for p in inputs], **input_fingerprint(inputs)},
+        "inputs": {"paths": [str(p) for p in inputs], **fingerprint},
         "parameters": {**options.to_dict(), "canonical_policy": policy},
         "counts": {
             "input_files": result.input_files,

@@ -136,8 +136,11 @@ def additions_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Ta
 
 def rejects_table(rejects: Sequence[Reject]) -> pa.Table:
     rows = sorted(
-        ({"source_path": r.source_path, "reason": r.reason, "detail": r.detail} for r in rejects),
-        key=lambda r: (r["source_path"], r["reason"], r["detail"]),
+        (
+            {"source_path": r.source_path, "reason": r.reason, "detail": r.detail, "doc_id": r.doc_id}
+            for r in rejects
+        ),
+        key=lambda r: (r["source_path"], r["doc_id"] or "", r["reason"], r["detail"]),
     )
     return pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA)
 
@@ -162,6 +165,18 @@ def pairs_table(docs: Sequence[Document], edges: Sequence[PairEdge], stories: Se
         )
     rows.sort(key=lambda r: (r["doc_a"], r["doc_b"]))
     return pa.Table.from_pylist(rows, schema=PAIRS_SCHEMA)
+
+
+def build_tables(
+    docs: Sequence[Document], stories: Sequence[Story], rejects: Sequence[Reject], edges: Sequence[PairEdge]
+) -> dict[str, pa.Table]:
+    return {
+        "documents": documents_table(docs, stories),
+        "clusters": clusters_table(docs, stories),
+        "additions": additions_table(docs, stories),
+        "rejects": rejects_table(rejects),
+        "pairs": pairs_table(docs, edges, stories),
+    }
 
 
 def write_table(table: pa.Table, path: Path) -> None:

@@ -37,6 +37,7 @@ class Reject:
     source_path: str
     reason: str
     detail: str
+    doc_id: str | None = None  # known once a record's id has been read
 
 
 @dataclass(slots=True)
@@ -161,6 +162,7 @@ REJECTS_SCHEMA = pa.schema(
         pa.field("source_path", pa.string(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),
         pa.field("detail", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string()),
     ],
     metadata={"newsdedup.table": "rejects", "newsdedup.schema_version": str(SCHEMA_VERSION)},
 )
@@ -229,6 +231,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "source_path": "input file (with `#L<line>` or `#row<n>` for a record inside a file)",
         "reason": "machine-readable reason (binary, empty, undecodable, malformed_json, ...)",
         "detail": "human-readable explanation",
+        "doc_id": "the record's doc_id, when it got far enough to have one",
     },
     "pairs": {
         "doc_a": "first doc_id of a verified candidate pair (doc_a < doc_b)",

@@ -61,9 +61,10 @@ def test_jsonl_bad_lines_become_rejects_with_line_numbers(mixed_dir: Path) -> No
     assert [r.doc_id for r in records] == ["j1", "j3"]
     assert records[0].published == "2024-03-12" and records[0].site == "Example"
     assert records[1].content_type == "html"
-    assert {(r.reason, r.source_path.rsplit("#", 1)[1]) for r in rejects} == {
-        ("malformed_json", "L2"),
-        ("missing_text", "L3"),
+    # A line that is not JSON is found by its line number; a record with an id by its id.
+    assert {(r.reason, r.source_path.rsplit("/", 1)[1], r.doc_id) for r in rejects} == {
+        ("malformed_json", "feed.jsonl#L2", None),
+        ("missing_text", "feed.jsonl", "j2"),
     }
 
 
@@ -103,8 +104,10 @@ def test_duplicate_ids_are_rejected_not_dropped(tmp_path: Path) -> None:
     (tmp_path / "b.jsonl").write_text('{"id": "x", "text": "four five six"}\n', encoding="utf-8")
     n_files, records, rejects = ingest([str(tmp_path)])
     assert n_files == 2
-    assert [r.source_path.endswith("a.jsonl#L1") for r in records] == [True]
-    assert [r.reason for r in rejects] == ["duplicate_id"]
+    assert [r.source_path.endswith("a.jsonl") for r in records] == [True]
+    assert [(r.reason, r.doc_id, r.source_path.endswith("b.jsonl")) for r in rejects] == [
+        ("duplicate_id", "x", True)
+    ]
 
 
 def test_every_input_is_accounted_for(mixed_dir: Path) -> None:

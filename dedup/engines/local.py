@@ -83,9 +83,7 @@ def ingest(inputs: Sequence[str]) -> tuple[int, list[SourceRecord], list[Reject]
             elif out.doc_id in seen:
                 rejects.append(
                     Reject(
-                        out.source_path,
-                        "duplicate_id",
-                        f"doc_id {out.doc_id!r} already read from {seen[out.doc_id]}",
+                        out.source_path, "duplicate_id", f"already read from {seen[out.doc_id]}", out.doc_id
                     )
                 )
             else:

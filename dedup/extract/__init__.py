@@ -12,7 +12,9 @@ def extract_document(record: SourceRecord, min_words: int = 15) -> Document | Re
     if record.content_type == "html":
         page = extract_html(record.content, url=record.url)
         if page is None:
-            return Reject(record.source_path, "no_article", "the HTML page holds no article text")
+            return Reject(
+                record.source_path, "no_article", "the HTML page holds no article text", record.doc_id
+            )
         doc = Document(
             doc_id=record.doc_id,
             source_path=record.source_path,
@@ -41,5 +43,6 @@ def extract_document(record: SourceRecord, min_words: int = 15) -> Document | Re
             record.source_path,
             "no_article",
             f"only {doc.n_words} words of article text after cleaning (minimum {min_words})",
+            record.doc_id,
         )
     return doc

@@ -99,7 +99,10 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def record_from_mapping(row: dict[str, Any], source_path: str, fallback_id: str) -> Output:
-    """A JSON object or Parquet row -> SourceRecord, or a Reject saying what is missing."""
+    """A JSON object or Parquet row -> SourceRecord, or a Reject saying what is missing.
+
+    ``source_path`` is the file: a record is found again by its doc_id, and line numbers
+    would make outputs depend on the order of lines."""
     doc_id = _str_or_none(row.get("id")) or fallback_id
     text, html = row.get("text"), row.get("html")
     if isinstance(text, str) and text.strip():
@@ -107,9 +110,7 @@ def record_from_mapping(row: dict[str, Any], source_path: str, fallback_id: str)
     elif isinstance(html, str) and html.strip():
         content, content_type = html, "html"
     else:
-        return Reject(
-            source_path, "missing_text", f"record {doc_id!r} has no non-empty 'text' or 'html' field"
-        )
+        return Reject(source_path, "missing_text", "no non-empty 'text' or 'html' field", doc_id)
     return SourceRecord(
         source_path=source_path,
         doc_id=doc_id,
@@ -133,7 +134,7 @@ def _read_json(item: InputFile, text: str, doc_id: str) -> Iterator[Output]:
         for n, row in enumerate(rows, 1):
             where = f"{item.source_path}#row{n}"
             if isinstance(row, dict):
-                yield record_from_mapping(row, where, f"{doc_id}#row{n}")
+                yield record_from_mapping(row, item.source_path, f"{doc_id}#row{n}")
             else:
                 yield Reject(where, "malformed_json", f"element {n} is a {type(row).__name__}, not an object")
         return
@@ -149,7 +150,7 @@ def _read_json(item: InputFile, text: str, doc_id: str) -> Iterator[Output]:
         if not isinstance(row, dict):
             yield Reject(where, "malformed_json", f"line {lineno}: a {type(row).__name__}, not an object")
             continue
-        yield record_from_mapping(row, where, f"{doc_id}#L{lineno}")
+        yield record_from_mapping(row, item.source_path, f"{doc_id}#L{lineno}")
 
 
 def _read_parquet(item: InputFile, data: bytes, doc_id: str) -> Iterator[Output]:
@@ -165,7 +166,6 @@ def _read_parquet(item: InputFile, data: bytes, doc_id: str) -> Iterator[Output]
         for batch in parquet.iter_batches(batch_size=2048, columns=columns):
             for row in batch.to_pylist():
                 row_number += 1
-                where = f"{item.source_path}#row{row_number}"
-                yield record_from_mapping(row, where, f"{doc_id}#row{row_number}")
+                yield record_from_mapping(row, item.source_path, f"{doc_id}#row{row_number}")
     except (pa.ArrowException, OSError) as exc:
         yield Reject(item.source_path, "malformed_parquet", f"cannot read Parquet: {exc}")

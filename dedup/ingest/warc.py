@@ -45,7 +45,7 @@ def read_warc(item: InputFile) -> Iterator[SourceRecord | Reject]:
                     yield Reject(where, exc.reason, f"{url}: {exc.detail}")
                     continue
                 yield SourceRecord(
-                    source_path=where,
+                    source_path=item.source_path,
                     doc_id=record_id.strip("<>"),
                     content=html,
                     content_type="html",
