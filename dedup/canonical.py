@@ -33,12 +33,43 @@ RESTATED_CONTAINMENT = 0.85
 PLACEMENT_CONTAINMENT = 0.3
 
 
+# Verbs of attribution: rewrites swap "said" for "stated", "noted" or "added" freely, so they
+# say nothing about which sentence is which ("said" and "told" are stopwords already).
+ATTRIBUTION = frozenset(
+    {"stated", "noted", "added", "adding", "explained", "remarked", "continued", "informed", "asserted"}
+)
+
+
+# Derivational endings that rewrites swap ("accusation"/"accuse", "failure"/"fail",
+# "terrorism"/"terrorist", "documentary"/"document"), stripped after inflections.
+DERIVATIONS = ("ation", "ition", "ure", "ism", "ist", "ary", "ive", "ion")
+
+
 def stem(token: str) -> str:
-    """Light suffix stripping so that 'urged'/'urges', 'militants'/'militant' align."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(token) > len(suffix) + 3 and token.endswith(suffix):
-            return token[: -len(suffix)]
-    return token
+    """Suffix stripping so that the forms a rewrite picks align: 'urged'/'urges'/'urging' ->
+    'urg', 'uses'/'using'/'used' -> 'us', 'countries' -> 'country', 'failure' -> 'fail'.
+    Deliberately light (no 'ment', 'ity'): 'government' and 'governor' must stay apart."""
+    if token.isdigit() or len(token) <= 2:
+        return token
+    if token.endswith(("ies", "ied")) and len(token) > 4:
+        return token[:-3] + "y"
+    if token.endswith(("sses", "shes", "ches", "xes", "zes")):
+        token = token[:-2]
+    elif len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        token = token[:-1]
+    if token.endswith("eed"):  # "agreed" -> "agree", but "need", "speed" stay
+        token = token[:-1] if len(token) > 5 else token
+    elif token.endswith(("ing", "ed")):
+        base = token[: -3 if token.endswith("ing") else -2]
+        if len(base) == 2:  # "using", "used": the base lost its "e"
+            token = base
+        elif len(base) >= 3:
+            token = base[:-1] if len(base) > 3 and base[-1] == base[-2] and base[-1] not in "ls" else base
+    for suffix in DERIVATIONS:
+        if token.endswith(suffix) and len(token) - len(suffix) >= 4:
+            token = token[: -len(suffix)]
+            break
+    return token[:-1] if len(token) > 2 and token.endswith("e") else token
 
 
 def story_id(doc_ids: Sequence[str]) -> str:
@@ -48,8 +79,12 @@ def story_id(doc_ids: Sequence[str]) -> str:
 
 @dataclass(slots=True)
 class SentenceTable:
+    """A document's sentences, their paragraph numbers and their content words, as written
+    (``words``, for term weights) and stemmed (``terms``, for matching)."""
+
     sentences: list[str]
     paragraphs: list[int]
+    words: list[list[str]]
     terms: list[list[str]]
 
     @classmethod
@@ -59,7 +94,8 @@ class SentenceTable:
             for sentence in split_sentences(paragraph):
                 sentences.append(sentence)
                 paragraphs.append(p)
-        return cls(sentences, paragraphs, [[stem(t) for t in content_tokens(s)] for s in sentences])
+        words = [[t for t in content_tokens(s) if t not in ATTRIBUTION] for s in sentences]
+        return cls(sentences, paragraphs, words, [[stem(t) for t in ws] for ws in words])
 
 
 class StoryAligner:
@@ -68,14 +104,18 @@ class StoryAligner:
     def __init__(self, tables: Sequence[SentenceTable], weights: TermWeights) -> None:
         self.tables = tables
         vocabulary: dict[str, int] = {}
+        # A stem weighs as its most common written form: weights are fitted on words as
+        # written, and a stem such as "stat" or "individu" would otherwise look like a rare name.
         self.idf: dict[str, float] = {}
+        for table in tables:
+            for words, terms in zip(table.words, table.terms, strict=True):
+                for word, term in zip(words, terms, strict=True):
+                    self.idf[term] = min(self.idf.get(term, np.inf), weights.idf(word))
         triplets = []
         for table in tables:
             rows, cols, vals = [], [], []
             for r, terms in enumerate(table.terms):
                 for term in set(terms):
-                    if term not in self.idf:
-                        self.idf[term] = weights.idf(term)
                     rows.append(r)
                     cols.append(vocabulary.setdefault(term, len(vocabulary)))
                     vals.append(self.idf[term])
@@ -190,7 +230,7 @@ def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOp
     """What variant v says that canonical c does not, in the variant's reading order."""
     variant, canonical = aligner.tables[v], aligner.tables[c]
     scores, best = aligner.align(v, c)
-    canonical_facts = [f for s in canonical.sentences for f in extract_facts(s)]
+    canonical_facts = [f for s in canonical.sentences for f in extract_facts(s, counting_words=True)]
     canonical_keys: dict[str, set[str]] = {"date": set(), "number": set(), "entity": set(), "quote": set()}
     for fact in canonical_facts:
         canonical_keys[fact.kind].add(fact.key)

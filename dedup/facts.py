@@ -154,8 +154,12 @@ class Fact:
     text: str  # as written
 
 
-def extract_facts(sentence: str) -> list[Fact]:
-    """All facts of a sentence; numbers that are part of a date are dates only."""
+def extract_facts(sentence: str, counting_words: bool = False) -> list[Fact]:
+    """All facts of a sentence; numbers that are part of a date are dates only.
+
+    Small number words ("two countries") are counting words, not reportable figures; with
+    ``counting_words`` they are facts too, so that a canonical's "five" states a variant's "5".
+    """
     facts: list[Fact] = []
     taken: list[tuple[int, int]] = []
     for pattern, to_key in _DATE_PATTERNS:
@@ -177,7 +181,7 @@ def extract_facts(sentence: str) -> list[Fact]:
         value = _words_to_number(m[1])
         # "two countries" and a bare "dozens" are counting words, not reportable figures.
         bare = m[1].lower() in ("dozen", "dozens", "hundred")
-        if value is None or bare or (value < 10 and not m[2]):
+        if value is None or bare or (value < 10 and not m[2] and not counting_words):
             continue
         if m[2]:
             value *= _SCALES[m[2].lower()]
@@ -185,7 +189,7 @@ def extract_facts(sentence: str) -> list[Fact]:
     for m in _QUOTE.finditer(sentence):
         words = content_tokens(m[1])
         if len(words) >= 2:
-            facts.append(Fact("quote", " ".join(words), m[1].strip()))
+            facts.append(Fact("quote", " ".join(words), m[1].strip(" ,.;:")))
     for m in _ENTITY.finditer(sentence):
         words = m[0].split()
         if m.start() == _first_word_start(sentence):

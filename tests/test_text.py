@@ -61,3 +61,8 @@ def test_entities_and_quotes() -> None:
     assert "Aqeel" in entities and "Talal Chaudhry" in entities
     assert "Deputy Minister" not in entities
     assert {f.text for f in facts if f.kind == "quote"} == {"Brazil model"}
+
+
+def test_small_number_words_are_facts_only_when_asked() -> None:
+    assert _facts("The court fined five companies.", "number") == set()
+    assert {f.key for f in extract_facts("The court fined five companies.", counting_words=True)} == {"5"}
