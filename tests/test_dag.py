@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from click.testing import CliRunner
-from conftest import ARTICLE_PARAGRAPHS, SEEDS, article_html
 
+from conftest import ARTICLE_PARAGRAPHS, SEEDS, article_html
 from dedup.cli import main
 from dedup.output import TABLE_FILES
 

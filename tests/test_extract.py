@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SEEDS, SHARED, article_html, requires_shared
 
+from conftest import SEEDS, SHARED, article_html, requires_shared
 from dedup.extract import extract_document
 from dedup.extract.boilerplate import is_bio, is_heading, is_widget
 from dedup.extract.text import clean_plain_text

@@ -135,9 +135,10 @@ def test_every_input_is_accounted_for(mixed_dir: Path) -> None:
 def _write_warc(path: Path) -> None:
     from io import BytesIO
 
-    from conftest import article_html
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
+
+    from conftest import article_html
 
     with open(path, "wb") as fh:
         writer = WARCWriter(fh, gzip=True)
