@@ -30,16 +30,18 @@ class LSHView:
     (title words get ``title_bonus``). Rewrites keep a story's names, places and numbers but few
     of its word sequences, so this view finds copies and rewrites alike.
     ``shingles``: word ``ngram``-grams of the whole text: classic near-duplicate detection.
+    Buckets holding more than ``max_bucket`` documents are skipped (see dedup/candidates.py).
     """
 
     name: str
     kind: str
     bands: int
     rows: int
-    top_k: int = 20
+    top_k: int = 25
     lead_words: int = 300
     title_bonus: float = 6.0
     ngram: int = 5
+    max_bucket: int = 1000
 
 
 KEYWORDS_VIEW = LSHView(name="keywords", kind="keywords", bands=128, rows=1)
@@ -52,13 +54,21 @@ class PipelineOptions:
     minhash: MinHashOptions = field(default_factory=MinHashOptions)
     views: tuple[LSHView, ...] = (KEYWORDS_VIEW,)
     # Verifier: cosine of L2(L2(body) + title_weight * L2(title)) over IDF-weighted content words,
-    # multiplied by date_penalty when both dates are known and more than date_window_days apart.
+    # multiplied by date_penalty when both dates are known and more than date_window_days apart,
+    # by date_far_penalty when more than date_far_days apart (months: a later event about the
+    # same people; the window is wide enough for crawl dates a few weeks late).
     title_weight: float = 1.0
     date_window_days: int = 3
     date_penalty: float = 0.5
+    date_far_days: int = 120
+    date_far_penalty: float = 0.4
     # One threshold: verified pairs at or above it are edges; average linkage inside each
-    # connected component is cut at the same similarity.
-    threshold: float = 0.105
+    # connected component is cut at the same similarity. In the middle of the range where both
+    # labelled sets stay >= 0.90 ARI (0.06-0.105, thanks to the cohesion test below).
+    threshold: float = 0.09
+    # Two groups merge only if their mean cross similarity is at least this share of the looser
+    # group's mean internal similarity (dedup/cluster.py).
+    cohesion_ratio: float = 0.5
     # Relation labels against the canonical: exact word 5-gram Jaccard at or above this = near copy.
     near_copy_jaccard: float = 0.6
     # Extraction.

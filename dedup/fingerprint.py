@@ -52,6 +52,11 @@ def minhash_signatures(feature_sets: Sequence[set[str]], options: MinHashOptions
 
 def shingle_jaccard(toks_a: Sequence[str], toks_b: Sequence[str], n: int = 5) -> float:
     """Exact Jaccard of two documents' word n-gram sets: how much of the wording is shared."""
-    a, b = word_ngrams(list(toks_a), n), word_ngrams(list(toks_b), n)
-    union = len(a | b)
-    return len(a & b) / union if union else 1.0
+    return set_jaccard(word_ngrams(list(toks_a), n), word_ngrams(list(toks_b), n))
+
+
+def set_jaccard(a: set[str], b: set[str]) -> float:
+    """Exact Jaccard of two sets (1.0 for two empty sets)."""
+    shared = len(a & b)
+    union = len(a) + len(b) - shared
+    return shared / union if union else 1.0

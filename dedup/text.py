@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import regex as re
 
@@ -40,22 +40,19 @@ def normalize(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased word and number tokens; possessive 's and trailing dots removed
-    ("Pakistan's" -> "pakistan", "U.S." -> "u.s")."""
-    out = []
-    for match in _TOKEN.finditer(text):
-        tok = match.group().lower().replace("’", "'")
-        if tok.endswith("'s"):
-            tok = tok[:-2]
-        tok = tok.rstrip(".")
-        if tok:
-            out.append(tok)
-    return out
+    """Lower-cased word and number tokens, possessive 's removed ("Pakistan's" -> "pakistan",
+    "U.S." -> "u.s": the pattern never ends a token with a dot)."""
+    raw = _TOKEN.findall(text.lower().replace("’", "'"))
+    return [t[:-2] if t.endswith("'s") else t for t in raw]
+
+
+def content_words(toks: Iterable[str]) -> list[str]:
+    """The tokens that can identify a story: no stopwords, no single letters (digits stay)."""
+    return [t for t in toks if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
 
 
 def content_tokens(text: str) -> list[str]:
-    """Tokens that can identify a story: no stopwords, no single letters (single digits stay)."""
-    return [t for t in tokens(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
+    return content_words(tokens(text))
 
 
 def word_ngrams(words: list[str], n: int) -> set[str]:

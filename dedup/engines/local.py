@@ -26,7 +26,7 @@ from dedup.fingerprint import minhash_signatures, shingle_jaccard, view_features
 from dedup.ingest import discover_inputs, read_input
 from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
-from dedup.text import content_tokens, tokens
+from dedup.text import content_tokens, content_words, tokens
 from dedup.verify import Verifier
 from dedup.weights import TermWeights
 
@@ -120,7 +120,7 @@ def group_documents(
     timer = timer or StageTimer()
     with timer("fingerprint"):
         body_tokens = [tokens(d.text) for d in docs]
-        body_content = [content_tokens(d.text) for d in docs]
+        body_content = [content_words(toks) for toks in body_tokens]  # tokenise once
         title_content = [content_tokens(d.title or "") for d in docs]
         weights = TermWeights.fit(body_content)
         signatures = {
@@ -143,7 +143,9 @@ def group_documents(
         verifier = Verifier(body_content, title_content, [d.published for d in docs], weights, options)
         edges = verifier.verify(candidates, body_tokens)
     with timer("cluster"):
-        stories = cluster_stories(len(docs), edges, options.threshold, verifier.similarity)
+        stories = cluster_stories(
+            len(docs), edges, options.threshold, options.cohesion_ratio, verifier.similarity_matrix
+        )
     return Grouping(edges, stories, len(candidates), verifier, weights, body_tokens)
 
 
