@@ -18,6 +18,7 @@ import xxhash
 from scipy import sparse
 
 from dedup.config import PipelineOptions
+from dedup.extract.boilerplate import is_heading
 from dedup.facts import Fact, extract_facts
 from dedup.records import Addition, ComposedAddition, Document, Member, Story
 from dedup.text import content_tokens, split_sentences, tokens
@@ -244,6 +245,7 @@ def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOp
         if (
             not aligned
             and len(sentence.split()) >= options.min_addition_words
+            and not is_heading(sentence)  # subheadings of HTML pages are structure, not news
             and aligner.doc_containment(v, s, c) < RESTATED_CONTAINMENT
         ):
             additions.append(Addition("sentence", sentence, sentence))

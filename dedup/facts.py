@@ -96,7 +96,7 @@ _NUMBER_WORDS = re.compile(
     r"eighty|ninety))\b(?:\s+(thousand|million|billion))?",
     re.I,
 )
-_QUOTE = re.compile(r'"([^"]{3,400})"')
+_QUOTE = re.compile(r'["“„«]([^"“”„«»]{3,400})["”»]')
 _ENTITY = re.compile(
     r"\p{Lu}[\p{L}\p{N}'.-]*(?:\s+(?:(?:of|the|for|and|de|al|bin)\s+)?\p{Lu}[\p{L}\p{N}'.-]*)*"
 )

@@ -7,8 +7,6 @@ from collections.abc import Iterable, Iterator
 
 import regex as re
 
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'"})
-_DASHES = str.maketrans({"–": "-", "—": "-", "‒": "-", "―": "-"})
 # Words (letters, with inner apostrophes or dots as in "U.S.") and numbers (with inner . or ,).
 _TOKEN = re.compile(r"\p{L}[\p{L}\p{M}]*(?:['’.]\p{L}[\p{L}\p{M}]*)*|\p{N}+(?:[.,]\p{N}+)*")
 _SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
@@ -34,8 +32,9 @@ STOPWORDS = frozenset(
 
 
 def normalize(text: str) -> str:
-    """NFKC, straight quotes, plain dashes, single spaces inside lines."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).translate(_DASHES)
+    """NFC and single spaces inside lines. Quotes, dashes and other typography stay as
+    published: matching normalises its own tokens, the stored text is the outlet's."""
+    text = unicodedata.normalize("NFC", text)
     return "\n".join(_SPACE.sub(" ", line).strip() for line in text.splitlines())
 
 
@@ -73,7 +72,7 @@ _ABBREVIATIONS = frozenset(
     """.split()
 )
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace.
-_BOUNDARY = re.compile(r"""([.!?…]+["')\]]*)(\s+)(?=["'(\[]?[\p{Lu}\p{N}])""")
+_BOUNDARY = re.compile(r"""([.!?…]+["'”’»)\]]*)(\s+)(?=["'“‘«„(\[]?[\p{Lu}\p{N}])""")
 
 
 def _ends_with_abbreviation(chunk: str) -> bool:

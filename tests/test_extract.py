@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEEDS, SHARED, article_html, requires_shared
+from conftest import ARTICLE_PARAGRAPHS, SEEDS, SHARED, article_html, requires_shared
 from dedup.extract import extract_document
 from dedup.extract.boilerplate import is_bio, is_heading, is_widget
 from dedup.extract.text import clean_plain_text
@@ -113,3 +113,24 @@ def test_real_news_pages_extract_their_ground_truth() -> None:
         got = set(doc.text.split()) if isinstance(doc, Document) else set()
         recalls.append(len(expected & got) / len(expected))
     assert sum(recalls) / len(recalls) > 0.8
+
+
+def test_html_keeps_subheadings_and_drops_link_headers_and_promos() -> None:
+    paragraphs = [
+        *ARTICLE_PARAGRAPHS[:2],
+        "<h2>What happens next</h2>",
+        *ARTICLE_PARAGRAPHS[2:],
+        "Read more: Council budget approved",
+        "Sign up for our morning newsletter",
+    ]
+    html = article_html(paragraphs=paragraphs)
+    html = html.replace("<p><h2>What happens next</h2></p>", "<h2>What happens next</h2>")
+    doc = extract_document(SourceRecord("page.html", "page.html", html, "html"))
+    assert "What happens next" in doc.text
+    assert "Read more" not in doc.text and "newsletter" not in doc.text
+    assert not doc.text.startswith(doc.title)  # the headline is metadata, not body
+
+
+def test_typography_is_kept() -> None:
+    cleaned = clean_plain_text("A headline\n„Wir sind bereit“, sagte er – und ging. “Quoted,” she said.")
+    assert "„Wir sind bereit“" in cleaned.body and "–" in cleaned.body and "“Quoted,”" in cleaned.body

@@ -24,4 +24,4 @@ def clean_plain_text(text: str, *, markdown: bool = False) -> CleanedText:
     if markdown:
         text = strip_markdown(text)
     lines = [line for line in normalize(text).splitlines() if line.strip()]
-    return clean_lines(lines, find_title=True)
+    return clean_lines(lines, plain_text=True)

@@ -31,6 +31,7 @@ _BINARY_MAGIC = (
     b"wOF2",
 )
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_\-:.]+)""", re.I)
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
@@ -71,6 +72,15 @@ def looks_binary(data: bytes) -> bool:
     return bool(head) and controls / len(head) > 0.05
 
 
+def _declared_charset(head: bytes) -> str | None:
+    match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    if not match:
+        return None
+    name = match.group(1).decode("ascii", "ignore").lower()
+    # Browsers read these as Windows-1252 (WHATWG encoding standard), and so do we.
+    return "cp1252" if name in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii") else name
+
+
 def _mostly_letters(text: str) -> bool:
     visible = [ch for ch in text if not ch.isspace()]
     return bool(visible) and sum(ch.isalpha() for ch in visible) >= 0.5 * len(visible)
@@ -95,19 +105,26 @@ def decode_text(data: bytes, *, html: bool = False) -> str:
     except UnicodeDecodeError:
         pass
     if html:
-        match = _META_CHARSET.search(data[:4096])
-        if match:
+        declared = _declared_charset(data[:4096])
+        if declared:
             try:
-                return data.decode(match.group(1).decode("ascii"), errors="strict")
-            except (LookupError, UnicodeDecodeError):
+                text = data.decode(declared, errors="replace")
+                # A few broken bytes in a page otherwise in its declared charset: keep it, as
+                # browsers do; many of them mean the declaration is wrong.
+                if text.count("\ufffd") <= max(3, len(text) // 2000):
+                    return text
+            except LookupError:
                 pass
+    # Markup and scripts are not letters, so for HTML the readability test is left to extraction.
     try:
         text = data.decode("cp1252")
-        if _mostly_letters(text):
+        if html or _mostly_letters(text):
             return text
     except UnicodeDecodeError:
         pass
     best = charset_normalizer.from_bytes(data).best()
-    if best is not None and best.coherence > 0 and _mostly_letters(str(best)):
+    if best is not None and (html or (best.coherence > 0 and _mostly_letters(str(best)))):
         return str(best)
+    if html:
+        return data.decode("utf-8", errors="replace")
     raise DecodeError("undecodable", "bytes match no character encoding that gives readable text")
