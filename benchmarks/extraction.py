@@ -44,7 +44,9 @@ def load_pages(data: Path) -> dict[str, list[dict]]:
     pages = {"zyte": [], "trafilatura": []}
     for key in sorted(truth):
         raw = gzip.decompress((zyte / "html" / f"{key}.html.gz").read_bytes())
-        pages["zyte"].append({"id": key, "raw": raw, "url": truth[key]["url"], "truth": truth[key]["articleBody"]})
+        pages["zyte"].append(
+            {"id": key, "raw": raw, "url": truth[key]["url"], "truth": truth[key]["articleBody"]}
+        )
     traf = data / "trafilatura"
     evaldata = json.loads((traf / "evaldata.json").read_text(encoding="utf-8"))
     index = json.loads((traf / "file_index.json").read_text(encoding="utf-8"))
@@ -126,7 +128,9 @@ def snippet_scores(pages: list[dict], texts: dict[str, str]) -> dict[str, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "extraction")
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "extraction.json")
@@ -145,13 +149,18 @@ def main() -> None:
         for name, label in (("bare", "trafilatura.extract"), ("ours", "newsdedup extract stage")):
             scores = scorers[set_name](set_pages, texts[name])
             row = {
-                "set": set_name, "extractor": label, **{k: round(v, 4) for k, v in scores.items()},
+                "set": set_name,
+                "extractor": label,
+                **{k: round(v, 4) for k, v in scores.items()},
                 "pages_per_second_per_core": round(len(set_pages) / seconds[name], 1),
                 "speed_vs_bare": round(seconds["bare"] / seconds[name], 3),
             }
             rows.append(row)
-            print(f"{set_name:<12} {label:<26} {row['f1']:>7.4f} {row['precision']:>7.4f} {row['recall']:>7.4f} "
-                  f"{row['pages_per_second_per_core']:>8.1f} {row['speed_vs_bare']:>5.2f}x")
+            print(
+                f"{set_name:<12} {label:<26} {row['f1']:>7.4f} {row['precision']:>7.4f} "
+                f"{row['recall']:>7.4f} {row['pages_per_second_per_core']:>8.1f} "
+                f"{row['speed_vs_bare']:>5.2f}x"
+            )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
     print(f"wrote {args.json}")
