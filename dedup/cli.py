@@ -15,6 +15,7 @@ from dedup.config import PipelineOptions
 from dedup.ingest.discover import InputError
 from dedup.logs import setup_logging
 from dedup.output import OutputError
+from dedup.state import StateError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
 log = logging.getLogger("dedup")
@@ -70,6 +71,27 @@ def main() -> None:
     show_default=True,
     help="How each story's representative is chosen (see README).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="local: this machine; spark: Apache Spark (pip install 'newsdedup[spark]', Java 17+).",
+)
+@click.option(
+    "--spark-master",
+    default="local[*]",
+    show_default=True,
+    help="Spark master URL for --engine spark (e.g. spark://host:7077, yarn).",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="State folder of an incremental series: INPUTS are one batch, matched against every "
+    "earlier batch's stories (created on first use).",
+)
 @click.option("--force", is_flag=True, help="Run even if --out already holds the outputs of these inputs.")
 @click.option(
     "--max-reject-rate",
@@ -92,6 +114,9 @@ def run(
     workers: int,
     min_words: int,
     canonical_policy: str,
+    engine: str,
+    spark_master: str,
+    state_dir: Path | None,
     force: bool,
     max_reject_rate: float | None,
     verbose: int,
@@ -115,6 +140,12 @@ def run(
     no-op unless --force.
 
     \b
+    With --state DIR, INPUTS are one batch of a series (say, a day): its articles join
+    the stories of earlier batches, story ids never change, merges of earlier stories
+    go to merges.parquet, documents.parquet lists the batch and clusters.parquet /
+    additions.parquet every story the batch touched.
+
+    \b
     Exit codes: 0 success, 1 failure, 2 usage error,
     3 completed but rejects exceeded --max-reject-rate.
     """
@@ -124,8 +155,17 @@ def run(
     options = PipelineOptions(workers=workers, min_words=min_words)
     started = time.perf_counter()
     try:
-        outcome = run_job(list(inputs), out_dir, options, canonical_policy, force=force)
-    except (InputError, OutputError) as exc:
+        outcome = run_job(
+            list(inputs),
+            out_dir,
+            options,
+            canonical_policy,
+            force=force,
+            engine=engine,
+            spark_master=spark_master,
+            state_dir=state_dir,
+        )
+    except (InputError, OutputError, StateError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILURE)
     except OSError as exc:

@@ -22,19 +22,17 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
-from dedup.records import PairEdge
-
 # Beyond this size a component's dense distance matrix would be too large; such components
 # keep their connected-component grouping (rare: it takes thousands of mutually linked docs).
 MAX_LINKAGE_COMPONENT = 4000
 
 
-def connected_groups(n_docs: int, edges: Sequence[PairEdge]) -> list[list[int]]:
+def connected_groups(n_docs: int, links: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """Connected components of the graph of ``links`` (index pairs) over ``n_docs`` nodes."""
     if n_docs == 0:
         return []
-    rows = np.array([e.a for e in edges], dtype=np.int64)
-    cols = np.array([e.b for e in edges], dtype=np.int64)
-    graph = coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(n_docs, n_docs))
+    pairs = np.asarray(links, dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n_docs, n_docs))
     _, labels = connected_components(graph, directed=False)
     groups: dict[int, list[int]] = {}
     for doc, label in enumerate(labels.tolist()):
@@ -80,32 +78,24 @@ def _mean_pair(total: float, size: int) -> float:
 
 def cluster_stories(
     n_docs: int,
-    edges: Sequence[PairEdge],
+    links: Sequence[tuple[int, int]],
     threshold: float,
     cohesion_ratio: float,
-    similarity_matrix: Callable[[np.ndarray], np.ndarray] | None = None,
+    similarity_matrix: Callable[[np.ndarray], np.ndarray],
 ) -> list[list[int]]:
     """Groups of document indices, each sorted, the list sorted by first member.
 
-    ``similarity_matrix`` scores all pairs of a component's documents (exact similarities for
-    pairs LSH did not propose); without it only the edges' similarities are used.
+    ``links`` are the verified pairs (similarity at or above ``threshold``); components of
+    more than two documents are cut with ``similarity_matrix``, which scores all pairs of a
+    component's documents (exact similarities, also for pairs LSH did not propose).
     """
-    edge_sim = {(e.a, e.b): e.similarity for e in edges}
     stories: list[list[int]] = []
-    for group in connected_groups(n_docs, edges):
+    for group in connected_groups(n_docs, links):
         if len(group) <= 2 or len(group) > MAX_LINKAGE_COMPONENT:
             stories.append(sorted(group))
             continue
-        k = len(group)
         members = np.asarray(group)
-        if similarity_matrix is not None:
-            sim = similarity_matrix(members)
-        else:
-            sim = np.zeros((k, k))
-            for x, y in zip(*np.triu_indices(k, 1), strict=True):
-                a, b = sorted((group[x], group[y]))
-                sim[x, y] = sim[y, x] = edge_sim.get((a, b), 0.0)
-        sim = np.clip(sim, 0.0, 1.0)
+        sim = np.clip(similarity_matrix(members), 0.0, 1.0)
         np.fill_diagonal(sim, 1.0)
         for local in cut_dendrogram(sim, threshold, cohesion_ratio):
             stories.append(sorted(members[local].tolist()))

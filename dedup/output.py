@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from dedup.records import (
     ADDITIONS_SCHEMA,
     CLUSTERS_SCHEMA,
     DOCUMENTS_SCHEMA,
+    MERGES_SCHEMA,
     PAIRS_SCHEMA,
     REJECTS_SCHEMA,
     Document,
@@ -36,6 +37,7 @@ TABLE_FILES = {
     "additions": "additions.parquet",
     "rejects": "rejects.parquet",
     "pairs": "pairs.parquet",
+    "merges": "merges.parquet",
 }
 MANIFEST_FILE = "manifest.json"
 OWNED_FILES = frozenset([*TABLE_FILES.values(), MANIFEST_FILE])
@@ -46,36 +48,29 @@ class OutputError(Exception):
 
 
 def documents_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Table:
-    by_doc: dict[int, tuple[str, bool, float, str]] = {}
+    """One row per member of ``stories`` (in a batch run, every document)."""
+    rows = []
     for story in stories:
         for member in story.members:
-            by_doc[member.doc_index] = (
-                story.cluster_id,
-                member.doc_index == story.canonical_index,
-                member.similarity_to_canonical,
-                member.relation,
+            doc = docs[member.doc_index]
+            rows.append(
+                {
+                    "doc_id": doc.doc_id,
+                    "source_path": doc.source_path,
+                    "url": doc.url,
+                    "title": doc.title,
+                    "published": doc.published,
+                    "site": doc.site,
+                    "text": doc.text,
+                    "n_words": doc.n_words,
+                    "cluster_id": story.cluster_id,
+                    "is_canonical": member.doc_index == story.canonical_index,
+                    "similarity_to_canonical": member.similarity_to_canonical,
+                    "relation": member.relation,
+                    "author": doc.author,
+                    "language": doc.language,
+                }
             )
-    rows = []
-    for i, doc in enumerate(docs):
-        cluster_id, is_canonical, similarity, relation = by_doc[i]
-        rows.append(
-            {
-                "doc_id": doc.doc_id,
-                "source_path": doc.source_path,
-                "url": doc.url,
-                "title": doc.title,
-                "published": doc.published,
-                "site": doc.site,
-                "text": doc.text,
-                "n_words": doc.n_words,
-                "cluster_id": cluster_id,
-                "is_canonical": is_canonical,
-                "similarity_to_canonical": similarity,
-                "relation": relation,
-                "author": doc.author,
-                "language": doc.language,
-            }
-        )
     rows.sort(key=lambda r: r["doc_id"])
     return pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA)
 
@@ -145,8 +140,12 @@ def rejects_table(rejects: Sequence[Reject]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA)
 
 
-def pairs_table(docs: Sequence[Document], edges: Sequence[PairEdge], stories: Sequence[Story]) -> pa.Table:
-    story_of = {m.doc_index: s.cluster_id for s in stories for m in s.members}
+def story_index(stories: Sequence[Story]) -> dict[int, str]:
+    """Document index -> story id."""
+    return {m.doc_index: s.cluster_id for s in stories for m in s.members}
+
+
+def pairs_table(docs: Sequence[Document], edges: Sequence[PairEdge], story_of: Mapping[int, str]) -> pa.Table:
     rows = []
     for e in edges:
         a, b = sorted((docs[e.a].doc_id, docs[e.b].doc_id))
@@ -168,14 +167,22 @@ def pairs_table(docs: Sequence[Document], edges: Sequence[PairEdge], stories: Se
 
 
 def build_tables(
-    docs: Sequence[Document], stories: Sequence[Story], rejects: Sequence[Reject], edges: Sequence[PairEdge]
+    docs: Sequence[Document],
+    stories: Sequence[Story],
+    rejects: Sequence[Reject],
+    edges: Sequence[PairEdge],
+    story_of: Mapping[int, str] | None = None,
+    merges: Sequence[dict[str, Any]] = (),
 ) -> dict[str, pa.Table]:
+    """Every output table. ``story_of`` (document index -> story id) defaults to the stories'
+    members; incremental runs pass it for earlier documents outside the touched stories."""
     return {
         "documents": documents_table(docs, stories),
         "clusters": clusters_table(docs, stories),
         "additions": additions_table(docs, stories),
         "rejects": rejects_table(rejects),
-        "pairs": pairs_table(docs, edges, stories),
+        "pairs": pairs_table(docs, edges, story_index(stories) if story_of is None else story_of),
+        "merges": pa.Table.from_pylist(sorted(merges, key=lambda m: m["cluster_id"]), schema=MERGES_SCHEMA),
     }
 
 
@@ -197,18 +204,18 @@ def _siblings(out: Path, kind: str) -> list[Path]:
     return sorted(out.parent.glob(f".{out.name}.{kind}-*"))
 
 
-def prepare_output(out: Path) -> None:
-    """Fail early (before any work) if ``out`` cannot receive outputs; recover a publish that
-    a crash interrupted between its two renames."""
+def prepare_output(out: Path, what: str = "--out") -> None:
+    """Fail early (before any work) if ``out`` cannot receive a folder swap; recover a swap
+    that a crash interrupted between its two renames."""
     if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} exists and is not a directory")
+        raise OutputError(f"{what} {out} exists and is not a directory")
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the parent of --out {out}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot create the parent of {what} {out}: {exc.strerror or exc}") from exc
     if not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK | os.X_OK)):
-        raise OutputError(f"--out {out} is not writable")
+        raise OutputError(f"{what} {out} is not writable")
     previous = _siblings(out, "previous")
     if not out.exists() and previous:
         previous[-1].rename(out)
@@ -216,35 +223,49 @@ def prepare_output(out: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def publish(out: Path, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
-    """Write every table and the manifest into a staging folder, then swap it in for ``out``.
-
-    Files in ``out`` that are not ours (a ``.gitkeep``, a user's notes) are carried over.
-    """
-    token = uuid.uuid4().hex[:12]
-    staging = out.parent / f".{out.name}.staging-{token}"
+def staging_folder(target: Path) -> Path:
+    """A new empty folder beside ``target`` (same filesystem, so the swap is a rename)."""
+    staging = target.parent / f".{target.name}.staging-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
+    return staging
+
+
+def swap_in(staging: Path, target: Path, owned: frozenset[str] | None = None) -> None:
+    """Replace ``target`` by ``staging`` with two renames. Entries of ``target`` not in ``owned``
+    (a ``.gitkeep``, a user's notes) are carried over first; ``None`` owns everything."""
+    token = staging.name.rsplit("-", 1)[-1]
+    if not target.exists():
+        staging.rename(target)
+        return
+    if owned is not None:
+        for entry in target.iterdir():
+            if entry.name in owned:
+                continue
+            if entry.is_dir():
+                shutil.copytree(entry, staging / entry.name, symlinks=True)
+            else:
+                shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+    previous = target.parent / f".{target.name}.previous-{token}"
+    target.rename(previous)
+    staging.rename(target)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def write_outputs(folder: Path, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
+    """Every table, then the manifest, into ``folder`` (a staging folder)."""
+    for name, table in tables.items():
+        write_table(table, folder / TABLE_FILES[name])
+    manifest_path = folder / MANIFEST_FILE
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _fsync(manifest_path)
+
+
+def publish(out: Path, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
+    """Write the outputs into a staging folder, then swap it in for ``out``."""
+    staging = staging_folder(out)
     try:
-        for name, table in tables.items():
-            write_table(table, staging / TABLE_FILES[name])
-        manifest_path = staging / MANIFEST_FILE
-        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        _fsync(manifest_path)
-        if out.exists():
-            for entry in out.iterdir():
-                if entry.name in OWNED_FILES:
-                    continue
-                target = staging / entry.name
-                if entry.is_dir():
-                    shutil.copytree(entry, target, symlinks=True)
-                else:
-                    shutil.copy2(entry, target, follow_symlinks=False)
-            previous = out.parent / f".{out.name}.previous-{token}"
-            out.rename(previous)
-            staging.rename(out)
-            shutil.rmtree(previous, ignore_errors=True)
-        else:
-            staging.rename(out)
+        write_outputs(staging, tables, manifest)
+        swap_in(staging, out, OWNED_FILES)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -182,12 +182,23 @@ PAIRS_SCHEMA = pa.schema(
     metadata={"newsdedup.table": "pairs", "newsdedup.schema_version": str(SCHEMA_VERSION)},
 )
 
+MERGES_SCHEMA = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("merged_into", pa.string(), nullable=False),
+        pa.field("run_key", pa.string(), nullable=False),
+        pa.field("bridging_doc_ids", pa.list_(pa.string()), nullable=False),
+    ],
+    metadata={"newsdedup.table": "merges", "newsdedup.schema_version": str(SCHEMA_VERSION)},
+)
+
 OUTPUT_SCHEMAS: dict[str, pa.Schema] = {
     "documents": DOCUMENTS_SCHEMA,
     "clusters": CLUSTERS_SCHEMA,
     "additions": ADDITIONS_SCHEMA,
     "rejects": REJECTS_SCHEMA,
     "pairs": PAIRS_SCHEMA,
+    "merges": MERGES_SCHEMA,
 }
 
 # One line per column, for `dedup schema` and the README.
@@ -232,6 +243,12 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "reason": "machine-readable reason (binary, empty, undecodable, malformed_json, ...)",
         "detail": "human-readable explanation",
         "doc_id": "the record's doc_id, when it got far enough to have one",
+    },
+    "merges": {
+        "cluster_id": "an earlier story that a new article joined to another (incremental runs)",
+        "merged_into": "the story id it continues under",
+        "run_key": "the run that merged them",
+        "bridging_doc_ids": "the new documents that bridged the two stories",
     },
     "pairs": {
         "doc_a": "first doc_id of a verified candidate pair (doc_a < doc_b)",

@@ -50,6 +50,36 @@ class StageTimer:
 
 
 @dataclass
+class DocumentFeatures:
+    """What every grouping stage reads of a document, computed once: all tokens (shingles),
+    content words (weights, keywords, vectors) and title content words."""
+
+    tokens: list[list[str]]
+    content: list[list[str]]
+    titles: list[list[str]]
+
+    @classmethod
+    def of(cls, docs: Sequence[Document]) -> DocumentFeatures:
+        body = [tokens(d.text) for d in docs]
+        return cls(body, [content_words(t) for t in body], [content_tokens(d.title or "") for d in docs])
+
+    def signatures(self, weights: TermWeights, options: PipelineOptions) -> dict[str, np.ndarray]:
+        return {
+            view.name: minhash_signatures(
+                [
+                    view_features(view, toks, content, title, weights)
+                    for toks, content, title in zip(self.tokens, self.content, self.titles, strict=True)
+                ],
+                options.minhash,
+            )
+            for view in options.views
+        }
+
+    def verifier(self, docs: Sequence[Document], weights: TermWeights, options: PipelineOptions) -> Verifier:
+        return Verifier(self.content, self.titles, [d.published for d in docs], weights, options)
+
+
+@dataclass
 class Grouping:
     edges: list[PairEdge]
     stories: list[list[int]]
@@ -119,20 +149,9 @@ def group_documents(
     """
     timer = timer or StageTimer()
     with timer("fingerprint"):
-        body_tokens = [tokens(d.text) for d in docs]
-        body_content = [content_words(toks) for toks in body_tokens]  # tokenise once
-        title_content = [content_tokens(d.title or "") for d in docs]
-        weights = TermWeights.fit(body_content)
-        signatures = {
-            view.name: minhash_signatures(
-                [
-                    view_features(view, toks, content, title, weights)
-                    for toks, content, title in zip(body_tokens, body_content, title_content, strict=True)
-                ],
-                options.minhash,
-            )
-            for view in options.views
-        }
+        features = DocumentFeatures.of(docs)
+        weights = TermWeights.fit(features.content)
+        signatures = features.signatures(weights, options)
     with timer("candidates"):
         if exhaustive:
             n = len(docs)
@@ -140,13 +159,17 @@ def group_documents(
         else:
             candidates = candidate_pairs(signatures, options.views, options.minhash)
     with timer("verify"):
-        verifier = Verifier(body_content, title_content, [d.published for d in docs], weights, options)
-        edges = verifier.verify(candidates, body_tokens)
+        verifier = features.verifier(docs, weights, options)
+        edges = verifier.verify(candidates, features.tokens)
     with timer("cluster"):
         stories = cluster_stories(
-            len(docs), edges, options.threshold, options.cohesion_ratio, verifier.similarity_matrix
+            len(docs),
+            [(e.a, e.b) for e in edges],
+            options.threshold,
+            options.cohesion_ratio,
+            verifier.similarity_matrix,
         )
-    return Grouping(edges, stories, len(candidates), verifier, weights, body_tokens)
+    return Grouping(edges, stories, len(candidates), verifier, weights, features.tokens)
 
 
 def canonicalise(

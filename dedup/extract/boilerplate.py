@@ -133,9 +133,7 @@ class CleanedText:
     dropped: tuple[tuple[str, str], ...]  # (rule, line) for every removed line, for audits
 
 
-def clean_lines(
-    lines: list[str], *, plain_text: bool, known_title: str | None = None
-) -> CleanedText:
+def clean_lines(lines: list[str], *, plain_text: bool, known_title: str | None = None) -> CleanedText:
     """Apply every rule to a document's lines (already normalised and non-empty).
 
     ``plain_text`` is for text without markup: a headline-like line among the first three
