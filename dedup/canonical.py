@@ -10,7 +10,7 @@ aligned sentences that the canonical never states are fact additions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +99,20 @@ class SentenceTable:
         return cls(sentences, paragraphs, words, [[stem(t) for t in ws] for ws in words])
 
 
+# Above this many sentences in one story, alignments are computed pair by pair instead of in
+# one dense story-wide product (whose size grows with the square of the sentence count).
+MAX_STORY_SENTENCES_DENSE = 4000
+
+
+def _windows(present: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Each pair of adjacent sentences as one 0/1 row (empty for a one-sentence document)."""
+    if present.shape[0] < 2:
+        return sparse.csr_matrix((0, present.shape[1]))
+    window = (present[:-1] + present[1:]).tocsr()
+    window.data = np.minimum(window.data, 1.0)
+    return window
+
+
 class StoryAligner:
     """Sentence-level IDF-weighted containment between the documents of one story."""
 
@@ -127,6 +141,17 @@ class StoryAligner:
         self.present = [(w > 0).astype(np.float64) for w in self.weighted]
         self.mass = [np.asarray(w.sum(axis=1)).ravel() for w in self.weighted]
         self.term_sets = [{t for terms in table.terms for t in terms} for table in tables]
+        # Choosing the canonical aligns every pair of versions: below a size bound, one sparse
+        # product over all the story's sentences (and adjacent-sentence windows) serves them all.
+        sizes = [w.shape[0] for w in self.weighted]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        self._window_offsets = np.concatenate([[0], np.cumsum([max(n - 1, 0) for n in sizes])]).astype(int)
+        self._shared = self._merged = None
+        self._stated: dict[int, tuple[dict[str, set[str]], set[str]]] = {}
+        if 0 < self._offsets[-1] <= MAX_STORY_SENTENCES_DENSE:
+            weighted_all = sparse.vstack(self.weighted).tocsr()
+            self._shared = (weighted_all @ sparse.vstack(self.present).T).toarray()
+            self._merged = (weighted_all @ sparse.vstack([_windows(p) for p in self.present]).T).toarray()
 
     def align(self, v: int, c: int) -> tuple[np.ndarray, np.ndarray]:
         """For each sentence of document v: best containment score in document c and the
@@ -134,17 +159,30 @@ class StoryAligner:
         nv, nc = self.weighted[v].shape[0], self.present[c].shape[0]
         if nv == 0 or nc == 0:
             return np.zeros(nv), np.full(nv, -1)
-        shared = (self.weighted[v] @ self.present[c].T).toarray()
+        if self._shared is not None:  # slices of the story-wide products
+            rows = slice(self._offsets[v], self._offsets[v] + nv)
+            shared = self._shared[rows, self._offsets[c] : self._offsets[c] + nc]
+            first = self._window_offsets[c]
+            merged = self._merged[rows, first : first + max(nc - 1, 0)]
+        else:
+            shared = (self.weighted[v] @ self.present[c].T).toarray()
+            merged = (self.weighted[v] @ _windows(self.present[c]).T).toarray()
         if nc > 1:  # adjacent canonical pairs catch a variant sentence that merges two
-            window = self.present[c][:-1] + self.present[c][1:]
-            window.data = np.minimum(window.data, 1.0)
-            merged = (self.weighted[v] @ window.T).toarray()
             merged = np.hstack([merged, np.zeros((nv, 1))])
-            use_merged = merged > shared * 1.25
-            shared = np.where(use_merged, merged, shared)
+            shared = np.where(merged > shared * 1.25, merged, shared)
         mass = np.maximum(self.mass[v], 1e-9)
         best = shared.argmax(axis=1)
         return shared[np.arange(nv), best] / mass, best
+
+    def stated(self, c: int) -> tuple[dict[str, set[str]], set[str]]:
+        """The facts (by kind, normalised) and tokens document c states, computed once."""
+        if c not in self._stated:
+            keys: dict[str, set[str]] = {"date": set(), "number": set(), "entity": set(), "quote": set()}
+            for sentence in self.tables[c].sentences:
+                for fact in extract_facts(sentence, counting_words=True):
+                    keys[fact.kind].add(fact.key)
+            self._stated[c] = (keys, {t for s in self.tables[c].sentences for t in tokens(s)})
+        return self._stated[c]
 
     def coverage(self, v: int, c: int, threshold: float) -> float:
         """Share of v's distinctive-word mass in sentences that align with c."""
@@ -229,13 +267,9 @@ class VariantAlignment:
 
 def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOptions) -> VariantAlignment:
     """What variant v says that canonical c does not, in the variant's reading order."""
-    variant, canonical = aligner.tables[v], aligner.tables[c]
+    variant = aligner.tables[v]
     scores, best = aligner.align(v, c)
-    canonical_facts = [f for s in canonical.sentences for f in extract_facts(s, counting_words=True)]
-    canonical_keys: dict[str, set[str]] = {"date": set(), "number": set(), "entity": set(), "quote": set()}
-    for fact in canonical_facts:
-        canonical_keys[fact.kind].add(fact.key)
-    canonical_tokens = {t for s in canonical.sentences for t in tokens(s)}
+    canonical_keys, canonical_tokens = aligner.stated(c)
 
     additions: list[Addition] = []
     placed: list[tuple[int, int]] = []
@@ -262,38 +296,58 @@ def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOp
     return VariantAlignment(additions, placed)
 
 
-def _same_sentence(a: list[str], b: list[str], idf: Callable[[str], float]) -> bool:
-    """Two added sentences from different variants that say the same thing."""
-    sa, sb = set(a), set(b)
-    if not sa or not sb:
-        return sa == sb
-    shared = sum(idf(t) for t in sa & sb)
-    return shared / sum(idf(t) for t in sa | sb) >= 0.5
+# Two added sentences from different variants say the same thing when their IDF-weighted
+# Jaccard (shared weight over union weight) reaches this.
+SAME_ADDITION_JACCARD = 0.5
+
+
+def _weighted_jaccard(term_lists: Sequence[list[str]], idf: Mapping[str, float]) -> np.ndarray:
+    """All-pairs IDF-weighted Jaccard of term sets, with one sparse product."""
+    vocabulary: dict[str, int] = {}
+    rows, cols, vals = [], [], []
+    for r, terms in enumerate(term_lists):
+        for term in set(terms):
+            rows.append(r)
+            cols.append(vocabulary.setdefault(term, len(vocabulary)))
+            vals.append(idf[term])
+    weighted = sparse.csr_matrix((vals, (rows, cols)), shape=(len(term_lists), max(len(vocabulary), 1)))
+    shared = (weighted @ (weighted > 0).astype(np.float64).T).toarray()
+    mass = np.asarray(weighted.sum(axis=1)).ravel()
+    union = mass[:, None] + mass[None, :] - shared
+    return np.divide(shared, union, out=(union == 0).astype(np.float64), where=union > 0)
 
 
 def compose(
     canonical: SentenceTable,
     variants: Sequence[tuple[str, SentenceTable, VariantAlignment]],
-    idf: Callable[[str], float],
+    idf: Mapping[str, float],
 ) -> tuple[str, list[ComposedAddition]]:
     """The canonical text with every variant's sentence additions after the canonical
-    sentence they follow in their variant; one copy of each, with the doc_ids carrying it."""
-    inserted: dict[int, list[tuple[list[str], ComposedAddition]]] = {}
-    all_added: list[tuple[list[str], ComposedAddition]] = []
-    for doc_id, table, alignment in variants:
-        for s, anchor in alignment.placed_sentences:
-            terms = table.terms[s]
-            match = next((item for item in all_added if _same_sentence(item[0], terms, idf)), None)
-            if match is not None:
-                if doc_id not in match[1].doc_ids:
-                    match[1].doc_ids.append(doc_id)
-                continue
-            item = (terms, ComposedAddition(text=table.sentences[s], doc_ids=[doc_id]))
-            all_added.append(item)
-            inserted.setdefault(anchor, []).append(item)
+    sentence they follow in their variant; one copy of each (the first variant's wording),
+    with the doc_ids carrying it."""
+    placed = [
+        (doc_id, table, s, anchor)
+        for doc_id, table, alignment in variants
+        for s, anchor in alignment.placed_sentences
+    ]
+    similar = (
+        _weighted_jaccard([table.terms[s] for _, table, s, _ in placed], idf) if placed else np.zeros((0, 0))
+    )
+    kept: list[int] = []  # positions in ``placed`` that enter the composed text
+    inserted: dict[int, list[ComposedAddition]] = {}
+    added: dict[int, ComposedAddition] = {}
+    for k, (doc_id, table, s, anchor) in enumerate(placed):
+        match = next((j for j in kept if similar[k, j] >= SAME_ADDITION_JACCARD), None)
+        if match is not None:
+            if doc_id not in added[match].doc_ids:
+                added[match].doc_ids.append(doc_id)
+            continue
+        kept.append(k)
+        added[k] = ComposedAddition(text=table.sentences[s], doc_ids=[doc_id])
+        inserted.setdefault(anchor, []).append(added[k])
 
     paragraphs: list[list[str]] = []
-    lead = [item[1].text for item in inserted.get(-1, [])]
+    lead = [item.text for item in inserted.get(-1, [])]
     if lead:
         paragraphs.append(lead)
     last_paragraph = None
@@ -302,9 +356,9 @@ def compose(
             paragraphs.append([])
             last_paragraph = canonical.paragraphs[i]
         paragraphs[-1].append(sentence)
-        paragraphs[-1].extend(item[1].text for item in inserted.get(i, []))
+        paragraphs[-1].extend(item.text for item in inserted.get(i, []))
     text = "\n".join(" ".join(p) for p in paragraphs)
-    return text, [item[1] for item in all_added]
+    return text, [added[k] for k in kept]
 
 
 def canonicalise_story(
@@ -335,7 +389,7 @@ def canonicalise_story(
         alignment = variant_additions(pos, c, aligner, options)
         story_members.append(Member(m, float(sims[m]), relation_of(canonical_index, m), alignment.additions))
         variants.append((docs[m].doc_id, tables[pos], alignment))
-    composed_text, composed_additions = compose(tables[c], variants, weights.idf)
+    composed_text, composed_additions = compose(tables[c], variants, aligner.idf)
     return Story(
         cluster_id=story_id([d.doc_id for d in story_docs]),
         canonical_index=canonical_index,
