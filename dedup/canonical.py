@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import xxhash
@@ -46,6 +47,7 @@ ATTRIBUTION = frozenset(
 DERIVATIONS = ("ation", "ition", "ure", "ism", "ist", "ary", "ive", "ion")
 
 
+@lru_cache(maxsize=1 << 18)
 def stem(token: str) -> str:
     """Suffix stripping so that the forms a rewrite picks align: 'urged'/'urges'/'urging' ->
     'urg', 'uses'/'using'/'used' -> 'us', 'countries' -> 'country', 'failure' -> 'fail'.

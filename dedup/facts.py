@@ -125,8 +125,11 @@ def _ymd(year: str | None, month: str, day: str) -> str:
     return f"{year}-{mm:02d}-{int(day):02d}" if year else f"{mm:02d}-{int(day):02d}"
 
 
+_LETTER = re.compile(r"\p{L}")
+
+
 def _first_word_start(sentence: str) -> int:
-    match = re.search(r"\p{L}", sentence)
+    match = _LETTER.search(sentence)
     return match.start() if match else 0
 
 

@@ -75,15 +75,19 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"""([.!?…]+["'”’»)\]]*)(\s+)(?=["'“‘«„(\[]?[\p{Lu}\p{N}])""")
 
 
+_LAST_WORD = re.compile(r"([\p{L}.]+)\.$")
+_DOTTED_ACRONYM = re.compile(r"(?:\p{L}\.)+\p{L}")
+
+
 def _ends_with_abbreviation(chunk: str) -> bool:
-    match = re.search(r"([\p{L}.]+)\.$", chunk)
+    match = _LAST_WORD.search(chunk)
     if not match:
         return False
     word = match.group(1).lower().strip(".")
     if word in _ABBREVIATIONS:
         return True
     # Initials such as "J." in "John F. Kennedy", or "U.S."-style dotted acronyms.
-    return len(word) == 1 or bool(re.fullmatch(r"(?:\p{L}\.)+\p{L}", word))
+    return len(word) == 1 or bool(_DOTTED_ACRONYM.fullmatch(word))
 
 
 def split_sentences(text: str) -> list[str]:
