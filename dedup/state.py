@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dedup.records import MERGES_SCHEMA, SCHEMA_VERSION, Document
+from dedup.records import DOCUMENTS_SCHEMA, MERGES_SCHEMA, SCHEMA_VERSION, Document
 
 STATE_FILE = "state.json"
 STATE_DOCUMENTS = "documents.parquet"
@@ -30,19 +30,20 @@ STATE_EDGES = "edges.parquet"
 STATE_TERMS = "terms.parquet"
 STATE_MERGES = "merges.parquet"
 
+# A state document is an output document's record (same fields, same types) plus its story.
+_DOCUMENT_FIELDS = (
+    "doc_id",
+    "source_path",
+    "url",
+    "title",
+    "published",
+    "site",
+    "text",
+    "author",
+    "language",
+)
 _DOCUMENT_SCHEMA = pa.schema(
-    [
-        pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("source_path", pa.string(), nullable=False),
-        pa.field("url", pa.string()),
-        pa.field("title", pa.string()),
-        pa.field("published", pa.string()),
-        pa.field("site", pa.string()),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("author", pa.string()),
-        pa.field("language", pa.string()),
-        pa.field("cluster_id", pa.string(), nullable=False),
-    ]
+    [*(DOCUMENTS_SCHEMA.field(name) for name in _DOCUMENT_FIELDS), DOCUMENTS_SCHEMA.field("cluster_id")]
 )
 _EDGE_SCHEMA = pa.schema(
     [pa.field("doc_a", pa.string(), nullable=False), pa.field("doc_b", pa.string(), nullable=False)]
@@ -92,20 +93,7 @@ def load_state(folder: Path, expected: dict[str, Any]) -> State:
             )
     docs_table = pq.read_table(folder / STATE_DOCUMENTS)
     rows = docs_table.to_pylist()
-    documents = [
-        Document(
-            doc_id=r["doc_id"],
-            source_path=r["source_path"],
-            text=r["text"],
-            title=r["title"],
-            url=r["url"],
-            published=r["published"],
-            site=r["site"],
-            author=r["author"],
-            language=r["language"],
-        )
-        for r in rows
-    ]
+    documents = [Document(**{name: r[name] for name in _DOCUMENT_FIELDS}) for r in rows]
     signatures_table = pq.read_table(folder / STATE_SIGNATURES)
     signatures = {}
     for view in signatures_table.column_names:
@@ -136,18 +124,7 @@ def write_state(state: State, folder: Path) -> None:
     pq.write_table(
         pa.Table.from_pylist(
             [
-                {
-                    "doc_id": d.doc_id,
-                    "source_path": d.source_path,
-                    "url": d.url,
-                    "title": d.title,
-                    "published": d.published,
-                    "site": d.site,
-                    "text": d.text,
-                    "author": d.author,
-                    "language": d.language,
-                    "cluster_id": state.cluster_ids[i],
-                }
+                {**{name: getattr(d, name) for name in _DOCUMENT_FIELDS}, "cluster_id": state.cluster_ids[i]}
                 for d, i in zip(docs, order, strict=True)
             ],
             schema=_DOCUMENT_SCHEMA,
