@@ -9,8 +9,9 @@ The same stages as a batch run, scoped to what the batch touches:
    document are re-clustered exactly as a batch run would, and nothing else is;
 4. history wins: an earlier document keeps its story; a new document takes the story of the
    earlier documents it groups with, or founds a new one; when one group holds documents of
-   several earlier stories, they continue under the smallest story id and the merge is
-   recorded instead of rewriting earlier outputs;
+   several earlier stories (bridged by a new document, or joined because the statistics of
+   more documents now say they are one story), they continue under the smallest story id and
+   the merge is recorded instead of rewriting earlier outputs;
 5. every story the batch touched is canonicalised again with all its members.
 """
 
@@ -227,15 +228,19 @@ def reconcile_with_history(
     for group in groups:
         docs = [touched[k] for k in group]
         new = [g for g in docs if g >= n_old]
-        if not new:
-            continue  # a group of earlier documents only: history stands as it is
         earlier = sorted({old_ids[g] for g in docs if g < n_old})
+        if not new and len(earlier) < 2:
+            continue  # earlier documents that stay as they were
         for other in earlier[1:]:
             ids.union(earlier[0], other)
         joined.append((new, earlier))
     story_of: dict[int, str] = {}
     bridges: dict[str, set[str]] = {}
     for new, earlier in joined:
+        if not new and len(earlier) > 1:  # earlier stories this batch's statistics now join
+            for old in earlier:
+                bridges.setdefault(old, set())
+            continue
         cid = ids.find(earlier[0]) if earlier else story_id([all_docs[g].doc_id for g in new])
         for g in new:
             story_of[g] = cid

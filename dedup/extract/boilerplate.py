@@ -31,6 +31,10 @@ _WIDGET = re.compile(
       | (?:download|get)\ (?:our|the)\ app\b.{0,60}
       | (?:updated|published|posted|last\ updated)\b.{0,40}\d.{0,40}
       | (?:what['’]s\ the\ story|key\ points|in\ brief|highlights|top\ stories)
+      | now\ playing | media\ playback\ is\ unsupported\b.* | newsletter\ sign[\ -]?up\b.*
+      | (?:update[ds]?|correction|clarification|editor['’]s\ note)(?:\ \p{N}.{0,30})?
+      | this\ (?:post|story|article|report)\ (?:has\ been|was)\ (?:updated|revised|corrected)\b.{0,80}
+      | \[[^\[\]]{5,200}\]
     )[.!:]?$""",
     re.I | re.X,
 )
@@ -84,19 +88,82 @@ _PROMOTION = re.compile(
     r"like this (story|article)|download (the|our)|get the (latest|best)|delivered (to|through) your|"
     r"in your inbox|all rights reserved|copyright|©|"
     r"abonnieren|abonnez|abonne|suscr[ií]b|inscreva|assine|iscriviti|folgen sie|s[ií]guenos|siga-nos|"
-    r"zum newsletter|jetzt anmelden|unterstütze|hazte miembro|^anzeige\b|^\*?werbung\b|affiliate|"
-    r"nicht eingeloggt)",
+    r"zum newsletter|jetzt anmelden|unterstütze|hazte miembro|^anzeige\b|^\*?werbung\b|"
+    r"nicht eingeloggt|affiliate[- ]links?|\bclick here\b)",
     re.I,
 )
 _NON_WORD = re.compile(r"[\W_]+")
+# Photo credits and captions: a photo agency opening the line, or a credit closing it ("(Name/AP)",
+# "(Photo: X)", "(Courtesy of X)", "© Name (AFP)", "Photographer: X").
+_CAPTION = re.compile(
+    r"^(?:AP:\s?Associated Press|Getty(?: Images)?(?: - \w+)?|Reuters|EPA|AFP|Splash News|Rex Features|"
+    r"Barcroft Media|Alamy|Shutterstock|PA(?: Images)?)\s+\p{Lu}"
+    r"|\((?:(?:AP\s+)?photo:?\s*)?[^()/]{2,60}/[^()]{2,60}\)$"
+    r"|\((?:photo|image|picture|video)s?(?: credit)?:[^()]{2,80}\)$|\(courtesy of [^()]{2,80}\)$"
+    r"|©\s?[^©.!?]{2,80}$|\bphotographer:\s?[^.!?]{2,80}$",
+    re.I,
+)
+# Credit and contact lines closing an article.
+_CREDIT = re.compile(
+    r"\bcontributed(?: reporting)? (?:to|for) this (?:report|story|article)\b"
+    r"|\bcontributed(?: reporting)? from \p{Lu}[\p{L}\s,.]{1,40}$|^[—–-]\s*with assistance (?:by|from)\b"
+    r"|^\(?(?:reporting|writing|editing|additional reporting) by\b.{0,150}$"
+    r"|\S+@\S+\.\w{2,}",  # an e-mail address in a short line: contact details
+    re.I,
+)
+# Listing headers that open a run of teasers on the same line, whatever its length.
+_LISTING = re.compile(
+    r"^(?:related (?:stories|articles|content|coverage)|most (?:read|popular|viewed|shared))\b", re.I
+)
+# A bare links header ("Read more:", "Related:"): the short lines after it are the links.
+_LINKS_HEADER = re.compile(
+    r"^(?:read more|read also|also read|related(?: articles| stories| coverage| content)?|"
+    r"more from [^:]{1,40}|see also|recommended(?: reading)?)\s*:?$",
+    re.I,
+)
+# Embedded posts end with the author's handle and the date: not headings.
+_EMBED = re.compile(r"\(@\w+\)\s+\p{L}+\.? \d{1,2}, \d{4}$|pic\.twitter\.com/\w+")
+# Parenthesised stage directions in transcripts, "(SOUNDBITE OF ...)", are content, not headings.
+_PAREN_LINE = re.compile(r"^\([^()]+\)$")
 
 
 def is_widget(line: str) -> bool:
     """Page furniture: listen/share/fact-check widgets, link headers, calls to action."""
     line = line.strip()
-    if _WIDGET.match(line):
+    if _WIDGET.match(line) or _LISTING.match(line):
         return True
     return len(line) <= MAX_FURNITURE_CHARS and bool(_RELATED_HEADER.match(line) or _PROMOTION.search(line))
+
+
+MAX_LINK_WORDS = 25
+_GALLERY_WORDS = 5
+
+
+def _gallery_prefix(line: str) -> str | None:
+    words = line.split()
+    return " ".join(words[:_GALLERY_WORDS]) if len(words) > _GALLERY_WORDS + 3 else None
+
+
+def _gallery_prefixes(lines: list[str]) -> set[str]:
+    """Opening words shared by three or more lines that go on differently: a gallery's caption
+    run. Lines that also go on alike are one sentence repeated (caption and body), not a gallery."""
+    endings: dict[str, set[str]] = {}
+    for line in lines:
+        if (prefix := _gallery_prefix(line)) is not None:
+            endings.setdefault(prefix, set()).add(" ".join(line.split()[_GALLERY_WORDS : 2 * _GALLERY_WORDS]))
+    return {prefix for prefix, ends in endings.items() if len(ends) >= 3}
+
+
+def is_caption(line: str) -> bool:
+    """A photo caption or credit: an agency name opening it or a credit closing it."""
+    line = line.strip()
+    return len(line.split()) <= 80 and bool(_CAPTION.search(line))
+
+
+def is_credit(line: str) -> bool:
+    """Contributor, reporting/editing credit or contact line."""
+    line = line.strip()
+    return len(line.split()) <= 40 and bool(_CREDIT.search(line))
 
 
 def _same_words(a: str, b: str) -> bool:
@@ -123,7 +190,13 @@ def is_heading(line: str, max_words: int = 14) -> bool:
     """A short line with no sentence-ending punctuation: a headline, section heading or
     caption label, not body prose."""
     line = line.strip()
-    return bool(line) and len(line.split()) <= max_words and not _TERMINAL.search(line)
+    return (
+        bool(line)
+        and len(line.split()) <= max_words
+        and not _TERMINAL.search(line)
+        and not _EMBED.search(line)
+        and not (_PAREN_LINE.match(line) and not _CAPTION.search(line))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,14 +226,28 @@ def clean_lines(lines: list[str], *, plain_text: bool, known_title: str | None =
             lines = lines[:i]
             break
 
-    # 2. Lines repeated three or more times are templates or spam, not prose.
+    # 2. Lines repeated three or more times are templates or spam, not prose; so are runs of
+    # lines opening with the same words (photo galleries: "Photos: <gallery title> <caption>").
     counts = Counter(lines)
+    galleries = _gallery_prefixes(lines) if plain_text else set()
     kept: list[str] = []
-    for line in lines:
+    in_links = False
+    for i, line in enumerate(lines):
+        # After a bare "Read more:" header, the short lines that follow are links to other stories.
+        in_links = in_links and len(line.split()) <= MAX_LINK_WORDS
         if plain_text and counts[line] >= 3 and len(line.split()) < 40:
             dropped.append(("repeated", line))
+        elif galleries and _gallery_prefix(line) in galleries:
+            dropped.append(("gallery", line))
+        elif plain_text and in_links:
+            dropped.append(("links", line))
         elif is_widget(line):
             dropped.append(("widget", line))
+            in_links = plain_text and i > 0 and bool(_LINKS_HEADER.match(line.strip()))
+        elif plain_text and is_caption(line):
+            dropped.append(("caption", line))
+        elif plain_text and is_credit(line):
+            dropped.append(("credit", line))
         else:
             kept.append(line)
 
