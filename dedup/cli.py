@@ -151,6 +151,8 @@ def run(
     """
     from dedup.job import run_job
 
+    if state_dir is not None and engine != "local":
+        raise click.UsageError("--state (incremental runs) works with --engine local only")
     setup_logging(logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO), log_format)
     options = PipelineOptions(workers=workers, min_words=min_words)
     started = time.perf_counter()
