@@ -26,6 +26,7 @@ from dedup.text import content_tokens, split_sentences, tokens
 from dedup.weights import TermWeights
 
 CANONICAL_POLICIES = ("coverage", "longest", "earliest")
+ONLY_VERSION = "only version"  # the canonical_reason of a single-document story
 # A sentence whose distinctive words the canonical states almost all of, spread over several
 # sentences, restates the story (a summary or lede), it does not add to it.
 RESTATED_CONTAINMENT = 0.85
@@ -80,6 +81,11 @@ def story_id(doc_ids: Sequence[str]) -> str:
     return "s" + xxhash.xxh64_hexdigest(min(doc_ids).encode("utf-8"))
 
 
+def paragraph_sentences(text: str) -> list[list[str]]:
+    """The sentences of each non-empty line (paragraph) of a text."""
+    return [split_sentences(line) for line in text.splitlines() if line.strip()]
+
+
 @dataclass(slots=True)
 class SentenceTable:
     """A document's sentences, their paragraph numbers and their content words, as written
@@ -93,10 +99,9 @@ class SentenceTable:
     @classmethod
     def of(cls, text: str) -> SentenceTable:
         sentences, paragraphs = [], []
-        for p, paragraph in enumerate(line for line in text.splitlines() if line.strip()):
-            for sentence in split_sentences(paragraph):
-                sentences.append(sentence)
-                paragraphs.append(p)
+        for p, paragraph in enumerate(paragraph_sentences(text)):
+            sentences.extend(paragraph)
+            paragraphs.extend([p] * len(paragraph))
         words = [[t for t in content_tokens(s) if t not in ATTRIBUTION] for s in sentences]
         return cls(sentences, paragraphs, words, [[stem(t) for t in ws] for ws in words])
 
@@ -221,7 +226,7 @@ def choose_canonical(
         return (docs[i].published or "9999", docs[i].doc_id)
 
     if k == 1:
-        return 0, "only version"
+        return 0, ONLY_VERSION
     if policy == "longest":
         best = min(range(k), key=lambda i: (-docs[i].n_words, *tie_break(i)))
         return best, f"policy=longest n_words={docs[best].n_words}"
@@ -376,6 +381,15 @@ def canonicalise_story(
     verifier similarity of the canonical to other members; ``relation_of(c, m)`` labels m."""
     members = list(member_indices)
     story_docs = [docs[i] for i in members]
+    if len(members) == 1:  # most stories of a corpus: nothing to align, the text as composed
+        return Story(
+            cluster_id=story_id([story_docs[0].doc_id]),
+            canonical_index=members[0],
+            canonical_reason=ONLY_VERSION,
+            members=[Member(members[0], 1.0, "canonical")],
+            composed_text="\n".join(" ".join(p) for p in paragraph_sentences(story_docs[0].text)),
+            composed_additions=[],
+        )
     tables = [SentenceTable.of(d.text) for d in story_docs]
     aligner = StoryAligner(tables, weights)
     c, reason = choose_canonical(story_docs, aligner, options, policy)

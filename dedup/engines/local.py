@@ -7,9 +7,10 @@ ingest -> extract -> fingerprint -> candidates -> verify -> cluster -> canonical
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,8 +33,25 @@ from dedup.weights import TermWeights
 
 log = logging.getLogger("dedup")
 
-# Below this many HTML records a process pool costs more than it saves.
-MIN_RECORDS_FOR_POOL = 64
+# Below this many items a process pool costs more than it saves.
+MIN_ITEMS_FOR_POOL = 64
+
+
+def pool_workers(options: PipelineOptions) -> int:
+    return options.workers or os.cpu_count() or 1
+
+
+def parallel_map(fn: Callable, items: Sequence, workers: int, label: str, chunksize: int = 16) -> list:
+    """``fn`` over ``items`` in order, on ``workers`` processes when there are enough items.
+
+    Workers are forked, so ``fn`` may read state the parent set up before the call (see
+    ``canonicalise``) instead of pickling it with every task.
+    """
+    if workers > 1 and len(items) >= MIN_ITEMS_FOR_POOL:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return list(progress(pool.map(fn, items, chunksize=chunksize), len(items), label))
+    return list(progress(map(fn, items), len(items), label))
 
 
 class StageTimer:
@@ -59,9 +77,10 @@ class DocumentFeatures:
     titles: list[list[str]]
 
     @classmethod
-    def of(cls, docs: Sequence[Document]) -> DocumentFeatures:
-        body = [tokens(d.text) for d in docs]
-        return cls(body, [content_words(t) for t in body], [content_tokens(d.title or "") for d in docs])
+    def of(cls, docs: Sequence[Document], workers: int = 1) -> DocumentFeatures:
+        texts = [(d.text, d.title or "") for d in docs]
+        rows = parallel_map(_features_of, texts, workers, "tokenise", chunksize=64)
+        return cls([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
     def signatures(self, weights: TermWeights, options: PipelineOptions) -> dict[str, np.ndarray]:
         return {
@@ -77,6 +96,11 @@ class DocumentFeatures:
 
     def verifier(self, docs: Sequence[Document], weights: TermWeights, options: PipelineOptions) -> Verifier:
         return Verifier(self.content, self.titles, [d.published for d in docs], weights, options)
+
+
+def _features_of(text_and_title: tuple[str, str]) -> tuple[list[str], list[str], list[str]]:
+    body = tokens(text_and_title[0])
+    return body, content_words(body), content_tokens(text_and_title[1])
 
 
 @dataclass
@@ -124,13 +148,7 @@ def ingest(inputs: Sequence[str]) -> tuple[int, list[SourceRecord], list[Reject]
 
 def extract(records: Sequence[SourceRecord], options: PipelineOptions) -> tuple[list[Document], list[Reject]]:
     work = partial(extract_document, min_words=options.min_words)
-    workers = options.workers or os.cpu_count() or 1
-    html = sum(1 for r in records if r.content_type == "html")
-    if workers > 1 and html >= MIN_RECORDS_FOR_POOL:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(progress(pool.map(work, records, chunksize=16), len(records), "extract"))
-    else:
-        results = list(progress(map(work, records), len(records), "extract"))
+    results = parallel_map(work, records, pool_workers(options), "extract")
     docs = [r for r in results if isinstance(r, Document)]
     rejects = [r for r in results if isinstance(r, Reject)]
     return docs, rejects
@@ -149,7 +167,7 @@ def group_documents(
     """
     timer = timer or StageTimer()
     with timer("fingerprint"):
-        features = DocumentFeatures.of(docs)
+        features = DocumentFeatures.of(docs, pool_workers(options))
         weights = TermWeights.fit(features.content)
         signatures = features.signatures(weights, options)
     with timer("candidates"):
@@ -172,25 +190,64 @@ def group_documents(
     return Grouping(edges, stories, len(candidates), verifier, weights, features.tokens)
 
 
-def canonicalise(
-    docs: Sequence[Document], grouping: Grouping, options: PipelineOptions, policy: str = "coverage"
-) -> list[Story]:
-    texts = [" ".join(d.text.split()).lower() for d in docs]
+@dataclass
+class _StoryContext:
+    """What canonicalising any story of a batch reads; forked into the workers, not pickled."""
 
-    def similarity_to(c: int, others: Sequence[int]) -> np.ndarray:
-        return grouping.verifier.similarity(np.array([(c, o) for o in others], dtype=np.int64).reshape(-1, 2))
+    docs: Sequence[Document]
+    grouping: Grouping
+    options: PipelineOptions
+    policy: str
+    texts: list[str]  # whitespace-normalised, lower-cased: exact copies compare equal
 
-    def relation_of(c: int, m: int) -> str:
-        if texts[c] == texts[m]:
+    def similarity_to(self, c: int, others: Sequence[int]) -> np.ndarray:
+        return self.grouping.verifier.similarity(
+            np.array([(c, o) for o in others], dtype=np.int64).reshape(-1, 2)
+        )
+
+    def relation_of(self, c: int, m: int) -> str:
+        if self.texts[c] == self.texts[m]:
             return "exact"
-        if shingle_jaccard(grouping.tokens[c], grouping.tokens[m]) >= options.near_copy_jaccard:
+        tokens_of = self.grouping.tokens
+        if shingle_jaccard(tokens_of[c], tokens_of[m]) >= self.options.near_copy_jaccard:
             return "near_copy"
         return "rewrite"
 
-    return [
-        canonicalise_story(members, docs, grouping.weights, similarity_to, relation_of, options, policy)
-        for members in progress(grouping.stories, len(grouping.stories), "canonicalise")
-    ]
+    def story(self, members: Sequence[int]) -> Story:
+        return canonicalise_story(
+            members,
+            self.docs,
+            self.grouping.weights,
+            self.similarity_to,
+            self.relation_of,
+            self.options,
+            self.policy,
+        )
+
+
+_FORKED_CONTEXT: _StoryContext | None = None
+
+
+def _canonicalise_in_worker(members: Sequence[int]) -> Story:
+    assert _FORKED_CONTEXT is not None
+    return _FORKED_CONTEXT.story(members)
+
+
+def canonicalise(
+    docs: Sequence[Document],
+    grouping: Grouping,
+    options: PipelineOptions,
+    policy: str = "coverage",
+    workers: int = 1,
+) -> list[Story]:
+    """Every story of the grouping, in order; on ``workers`` processes when there are many."""
+    global _FORKED_CONTEXT
+    texts = [" ".join(d.text.split()).lower() for d in docs]
+    _FORKED_CONTEXT = _StoryContext(docs, grouping, options, policy, texts)
+    try:
+        return parallel_map(_canonicalise_in_worker, grouping.stories, workers, "canonicalise", chunksize=64)
+    finally:
+        _FORKED_CONTEXT = None
 
 
 def run_pipeline(inputs: Sequence[str], options: PipelineOptions, policy: str = "coverage") -> PipelineResult:
@@ -212,7 +269,7 @@ def run_pipeline(inputs: Sequence[str], options: PipelineOptions, policy: str = 
         len(grouping.stories),
     )
     with timer("canonicalise"):
-        stories = canonicalise(docs, grouping, options, policy)
+        stories = canonicalise(docs, grouping, options, policy, pool_workers(options))
     return PipelineResult(
         documents=docs,
         rejects=rejects,

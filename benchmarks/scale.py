@@ -1,0 +1,260 @@
+"""Scale: our full pipeline against the MinHash loop a user would write, on one machine.
+
+Builds a synthetic corpus (JSONL: id, title, text, date) from the real sentences of the
+labelled story sets, then times, in one invocation and on the same corpus,
+
+- ``naive``: per document ``datasketch.MinHash(num_perm=128)`` over word 5-grams
+  (``update_batch``), ``MinHashLSH(threshold=0.5)`` query + insert, union-find. MinHash and
+  LSH only: no extraction, no verification, no canonical text, no output tables;
+- ``ours``: ``dedup run corpus.jsonl --out DIR`` (every stage, Parquet outputs).
+
+Each runs in its own process under ``/usr/bin/time -v`` (wall time, peak RSS of the process
+tree's largest process). The machine is shared, so compare the ratio of the two within one
+invocation, not absolute times across invocations.
+
+Corpus: every synthetic article takes ~650 words in runs of real sentences, with rare words
+(names, places, topical nouns) and numbers replaced by article-specific ones, so that two
+articles drawing on the same real story are different stories (most articles of a real corpus
+are singletons); about 20% of the articles are planted versions of another synthetic article:
+exact copies, trimmed copies, sentence-shuffled copies and light rewordings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_WORDS = 650
+PLANTED_SHARE = 0.2
+_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
+# Words rarer than this (Zipf scale) are what makes an article's topic: names, places, topical
+# nouns. They are replaced per article, so 169 real stories give many distinct synthetic ones.
+RARE_ZIPF = 4.0
+_NUMBER = re.compile(r"\b\d+\b")
+_SYLLABLES = "ka lo mi ren ta vo shi bar del un cor pe lin dro sa mek tu fa gol ri".split()
+_REWORDING = {
+    "said": "stated",
+    "says": "states",
+    "people": "residents",
+    "officials": "authorities",
+    "government": "administration",
+    "because": "since",
+    "after": "following",
+    "big": "large",
+    "also": "additionally",
+}
+
+
+def load_story_sentences(data: Path) -> list[list[str]]:
+    """Sentences of every real story (all its articles, in order)."""
+    from dedup.text import split_sentences
+
+    sentences: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(data.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            sentences[record["story"]].extend(split_sentences(record.get("text") or ""))
+    return [s for _, s in sorted(sentences.items()) if s]
+
+
+def _name(rng: random.Random) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+@lru_cache(maxsize=1 << 16)
+def _is_rare(word: str) -> bool:
+    import wordfreq
+
+    return wordfreq.zipf_frequency(word, "en") < RARE_ZIPF
+
+
+def _own_words(text: str, rng: random.Random, names: dict[str, str]) -> str:
+    """Replace rare words and numbers with words and numbers of this article only."""
+
+    def name_of(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if not _is_rare(word.lower()):
+            return word
+        key = word.lower()
+        if key not in names:
+            names[key] = _name(rng).lower()
+        return names[key].capitalize() if word[0].isupper() else names[key]
+
+    text = _WORD.sub(name_of, text)
+    return _NUMBER.sub(lambda m: str(rng.randint(2, 9999)), text)
+
+
+def _original(rng: random.Random, stories: list[list[str]]) -> tuple[str, list[list[str]]]:
+    """A title and paragraphs of ~650 words: runs of consecutive sentences of a few real stories
+    (169 stories alone would make every synthetic article share its topic with hundreds)."""
+    picked: list[str] = []
+    words = 0
+    while words < TARGET_WORDS:
+        pool = rng.choice(stories)
+        start = rng.randrange(len(pool))
+        for sentence in pool[start : start + rng.randint(3, 8)]:
+            picked.append(sentence)
+            words += len(sentence.split())
+    names: dict[str, str] = {}
+    picked = [_own_words(s, rng, names) for s in picked]
+    paragraphs = [picked[i : i + 3] for i in range(0, len(picked), 3)]
+    title = " ".join(picked[0].split()[: rng.randint(6, 12)]).strip("“”\"',.")
+    return title, paragraphs
+
+
+def _planted(rng: random.Random, title: str, paragraphs: list[list[str]]) -> tuple[str, list[list[str]]]:
+    """A version of another article: exact, trimmed, sentence-shuffled or lightly reworded."""
+    kind = rng.choice(("exact", "trimmed", "shuffled", "reworded"))
+    if kind == "exact":
+        return title, paragraphs
+    if kind == "trimmed":
+        keep = max(1, int(len(paragraphs) * rng.uniform(0.5, 0.9)))
+        return title, paragraphs[:keep]
+    sentences = [s for p in paragraphs for s in p]
+    if kind == "shuffled":
+        rng.shuffle(sentences)
+    else:
+        sentences = [
+            " ".join(_REWORDING.get(w, w) for w in s.split() if rng.random() > 0.05) for s in sentences
+        ]
+    return title, [sentences[i : i + 4] for i in range(0, len(sentences), 4)]
+
+
+def write_corpus(path: Path, n_docs: int, seed: int, data: Path) -> None:
+    """Deterministic for a seed: the same corpus for both contenders and across runs."""
+    stories = load_story_sentences(data)
+    rng = random.Random(seed)
+    made: list[tuple[str, list[list[str]]]] = []
+    first_day = date(2023, 1, 1)
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(n_docs):
+            if made and rng.random() < PLANTED_SHARE:
+                title, paragraphs = _planted(rng, *rng.choice(made[-5000:]))
+            else:
+                title, paragraphs = _original(rng, stories)
+                made.append((title, paragraphs))
+            record = {
+                "id": f"doc{i:07d}",
+                "title": title,
+                "text": "\n\n".join(" ".join(p) for p in paragraphs),
+                "date": (first_day + timedelta(days=rng.randrange(730))).isoformat(),
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def naive(corpus: Path) -> dict[str, int]:
+    """The loop a user would write with datasketch: MinHash + LSH + union-find."""
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=0.5, num_perm=128)
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    with corpus.open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            words = record["text"].lower().split()
+            shingles = {" ".join(words[i : i + 5]) for i in range(max(len(words) - 4, 1))}
+            m = MinHash(num_perm=128)
+            m.update_batch([s.encode("utf-8") for s in shingles])
+            key = record["id"]
+            parent[key] = key
+            for other in lsh.query(m):
+                parent[find(other)] = find(key)
+            lsh.insert(key, m)
+    groups = {find(k) for k in parent}
+    return {"documents": len(parent), "groups": len(groups)}
+
+
+def measure(command: list[str]) -> dict[str, float]:
+    """Wall seconds and peak RSS (MiB) of one command, in a fresh process tree."""
+    started = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{command} failed:\n{done.stderr[-3000:]}")
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    return {"seconds": seconds, "peak_rss_mib": int(rss.group(1)) / 1024 if rss else float("nan")}
+
+
+def run_size(n_docs: int, seed: int, data: Path, workdir: Path, log: Callable[[str], None]) -> dict:
+    corpus = workdir / f"corpus-{n_docs}.jsonl"
+    started = time.perf_counter()
+    write_corpus(corpus, n_docs, seed, data)
+    log(f"{n_docs} docs: corpus written in {time.perf_counter() - started:.1f} s")
+    result: dict = {"documents": n_docs}
+    result["naive"] = measure([sys.executable, __file__, "--naive", str(corpus)])
+    out = workdir / f"out-{n_docs}"
+    result["ours"] = measure(
+        [str(Path(sys.executable).parent / "dedup"), "run", str(corpus), "--out", str(out), "--force", "-q"]
+    )
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    result["ours"]["stages"] = manifest.get("timings_seconds", {})
+    result["ours"]["stories"] = manifest.get("counts", {}).get("clusters")
+    for name in ("naive", "ours"):
+        result[name]["docs_per_second"] = n_docs / result[name]["seconds"]
+    result["time_ratio_ours_to_naive"] = result["ours"]["seconds"] / result["naive"]["seconds"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated corpus sizes, e.g. 1000000")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "stories")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "scale.json")
+    parser.add_argument("--workdir", type=Path, help="keep corpora and outputs here (default: a temp dir)")
+    parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)  # child process: run the loop
+    args = parser.parse_args()
+    if args.naive:
+        print(json.dumps(naive(args.naive)))
+        return
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for n_docs in (int(s) for s in args.sizes.split(",")):
+            results.append(run_size(n_docs, args.seed, args.data, workdir, log))
+    header = f"{'docs':>9} {'contender':>9} {'seconds':>9} {'docs/s':>9} {'peak RSS':>10} {'ours/naive':>10}"
+    print(header)
+    for r in results:
+        for name in ("naive", "ours"):
+            m = r[name]
+            ratio = f"{r['time_ratio_ours_to_naive']:.2f}" if name == "ours" else ""
+            print(
+                f"{r['documents']:>9} {name:>9} {m['seconds']:>9.1f} {m['docs_per_second']:>9.0f} "
+                f"{m['peak_rss_mib']:>7.0f} MiB {ratio:>10}"
+            )
+        stages = " ".join(f"{k}={v:.1f}" for k, v in r["ours"]["stages"].items())
+        print(f"{'':>9} ours stages (s): {stages}; stories: {r['ours']['stories']}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps({"seed": args.seed, "results": results}, indent=2) + "\n", encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    main()
