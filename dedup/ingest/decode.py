@@ -64,11 +64,15 @@ def decompress(data: bytes, name: str) -> bytes:
     return data
 
 
+# Control characters other than tab, newline, form feed and carriage return.
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+
+
 def looks_binary(data: bytes) -> bool:
     head = data[:8192]
     if head.startswith(_BINARY_MAGIC) or b"\x00" in head:
         return True
-    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return bool(head) and controls / len(head) > 0.05
 
 
