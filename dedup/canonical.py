@@ -137,7 +137,7 @@ class StoryAligner:
         for table in tables:
             rows, cols, vals = [], [], []
             for r, terms in enumerate(table.terms):
-                for term in set(terms):
+                for term in sorted(set(terms)):  # column order must not follow the hash seed
                     rows.append(r)
                     cols.append(vocabulary.setdefault(term, len(vocabulary)))
                     vals.append(self.idf[term])
@@ -313,7 +313,7 @@ def _weighted_jaccard(term_lists: Sequence[list[str]], idf: Mapping[str, float])
     vocabulary: dict[str, int] = {}
     rows, cols, vals = [], [], []
     for r, terms in enumerate(term_lists):
-        for term in set(terms):
+        for term in sorted(set(terms)):
             rows.append(r)
             cols.append(vocabulary.setdefault(term, len(vocabulary)))
             vals.append(idf[term])
