@@ -145,22 +145,24 @@ def story_index(stories: Sequence[Story]) -> dict[int, str]:
     return {m.doc_index: s.cluster_id for s in stories for m in s.members}
 
 
+def pair_signals(e: PairEdge) -> dict[str, Any]:
+    """The verifier's signals of one pair, as pairs-table columns."""
+    return {
+        "similarity": e.similarity,
+        "body_similarity": e.body_similarity,
+        "title_similarity": e.title_similarity,
+        "shingle_jaccard": e.shingle_jaccard,
+        "days_apart": e.days_apart,
+        "views": list(e.views),
+    }
+
+
 def pairs_table(docs: Sequence[Document], edges: Sequence[PairEdge], story_of: Mapping[int, str]) -> pa.Table:
     rows = []
     for e in edges:
         a, b = sorted((docs[e.a].doc_id, docs[e.b].doc_id))
         rows.append(
-            {
-                "doc_a": a,
-                "doc_b": b,
-                "similarity": e.similarity,
-                "body_similarity": e.body_similarity,
-                "title_similarity": e.title_similarity,
-                "shingle_jaccard": e.shingle_jaccard,
-                "days_apart": e.days_apart,
-                "views": list(e.views),
-                "same_cluster": story_of[e.a] == story_of[e.b],
-            }
+            {"doc_a": a, "doc_b": b, **pair_signals(e), "same_cluster": story_of[e.a] == story_of[e.b]}
         )
     rows.sort(key=lambda r: (r["doc_a"], r["doc_b"]))
     return pa.Table.from_pylist(rows, schema=PAIRS_SCHEMA)

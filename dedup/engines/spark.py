@@ -56,6 +56,7 @@ from dedup.output import (
     additions_table,
     clusters_table,
     documents_table,
+    pair_signals,
     pairs_table,
     rejects_table,
     story_index,
@@ -401,19 +402,7 @@ def _verify_batches(
             (index[p["doc_a"]], index[p["doc_b"]]): tuple(names[v] for v in p["views"]) for p in pairs
         }
         edges = verifier.verify(candidates, [d["body_tokens"] for d in docs])
-        rows = [
-            {
-                "doc_a": ids[e.a],
-                "doc_b": ids[e.b],
-                "similarity": e.similarity,
-                "body_similarity": e.body_similarity,
-                "title_similarity": e.title_similarity,
-                "shingle_jaccard": e.shingle_jaccard,
-                "days_apart": e.days_apart,
-                "views": list(e.views),
-            }
-            for e in edges
-        ]
+        rows = [{"doc_a": ids[e.a], "doc_b": ids[e.b], **pair_signals(e)} for e in edges]
         yield pa.RecordBatch.from_pylist(rows, schema=_EDGES)
 
 
