@@ -9,8 +9,6 @@ signal separating two events about the same people (an ARI gain of 0.03-0.04).
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -47,14 +45,18 @@ def tfidf_matrix(
     """L2-normalised sublinear-tf x idf rows. Pass one ``vocabulary`` dict to several calls to
     put their columns in one space (then resize to the final vocabulary size)."""
     vocabulary = {} if vocabulary is None else vocabulary
-    rows, cols, values = [], [], []
-    for r, toks in enumerate(token_lists):
-        for term, count in Counter(toks).items():
-            rows.append(r)
-            cols.append(vocabulary.setdefault(term, len(vocabulary)))
-            values.append((1.0 + math.log(count)) * weights.idf(term))
-    matrix = sparse.csr_matrix((values, (rows, cols)), shape=(len(token_lists), max(len(vocabulary), 1)))
-    return _l2_normalise(matrix)
+    rows = np.repeat(np.arange(len(token_lists)), [len(toks) for toks in token_lists])
+    cols = np.fromiter(
+        (vocabulary.setdefault(t, len(vocabulary)) for toks in token_lists for t in toks), np.int64, len(rows)
+    )
+    width = max(len(vocabulary), 1)
+    # Summing duplicate (row, term) entries counts each term; weights are looked up once per term.
+    counts = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(token_lists), width))
+    counts.sum_duplicates()
+    idf = np.zeros(width)
+    idf[: len(vocabulary)] = [weights.idf(t) for t in vocabulary]
+    counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
+    return _l2_normalise(counts)
 
 
 def pair_cosines(matrix: sparse.csr_matrix, pairs: np.ndarray) -> np.ndarray:
@@ -134,6 +136,8 @@ class Verifier:
     ) -> list[PairEdge]:
         """The candidate pairs whose similarity reaches the threshold, with their signals."""
         pairs = np.array(list(candidates), dtype=np.int64).reshape(-1, 2)
+        # The signals beyond the similarity are only kept for verified pairs: score those only.
+        pairs = pairs[self.similarity(pairs) >= self.options.threshold]
         s = self.scores(pairs)
         shingles: dict[int, set[str]] = {}  # each document's 5-grams, built once
 
@@ -143,8 +147,7 @@ class Verifier:
             return shingles[doc]
 
         edges = []
-        for k in np.flatnonzero(s.similarity >= self.options.threshold).tolist():
-            a, b = int(pairs[k, 0]), int(pairs[k, 1])
+        for k, (a, b) in enumerate(pairs.tolist()):
             edges.append(
                 PairEdge(
                     a=a,
