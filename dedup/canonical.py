@@ -129,10 +129,14 @@ class StoryAligner:
         # A stem weighs as its most common written form: weights are fitted on words as
         # written, and a stem such as "stat" or "individu" would otherwise look like a rare name.
         self.idf: dict[str, float] = {}
-        for table in tables:
-            for words, terms in zip(table.words, table.terms, strict=True):
-                for word, term in zip(words, terms, strict=True):
-                    self.idf[term] = min(self.idf.get(term, np.inf), weights.idf(word))
+        forms = {
+            pair
+            for table in tables
+            for words, terms in zip(table.words, table.terms, strict=True)
+            for pair in zip(words, terms, strict=True)
+        }
+        for word, term in forms:
+            self.idf[term] = min(self.idf.get(term, np.inf), weights.idf(word))
         triplets = []
         for table in tables:
             rows, cols, vals = [], [], []
@@ -277,6 +281,7 @@ def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOp
     variant = aligner.tables[v]
     scores, best = aligner.align(v, c)
     canonical_keys, canonical_tokens = aligner.stated(c)
+    canonical_sentences = set(aligner.tables[c].sentences)
 
     additions: list[Addition] = []
     placed: list[tuple[int, int]] = []
@@ -294,6 +299,8 @@ def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOp
             continue
         if aligned:
             anchor = int(best[s])
+        if sentence in canonical_sentences:
+            continue  # copied word for word: every fact in it is stated (most wire reprints)
         seen: set[tuple[str, str]] = set()
         for fact in extract_facts(sentence):
             if (fact.kind, fact.key) in seen or _fact_is_stated(fact, canonical_keys, canonical_tokens):
