@@ -59,11 +59,19 @@ def tfidf_matrix(
     return _l2_normalise(counts)
 
 
+# Pairs scored per chunk: both sides' rows are materialised, so memory grows with the chunk.
+PAIRS_PER_CHUNK = 8192
+
+
 def pair_cosines(matrix: sparse.csr_matrix, pairs: np.ndarray) -> np.ndarray:
     """Row-wise dot products for an (m, 2) array of index pairs."""
-    if len(pairs) == 0:
-        return np.zeros(0)
-    return np.asarray(matrix[pairs[:, 0]].multiply(matrix[pairs[:, 1]]).sum(axis=1)).ravel()
+    out = np.zeros(len(pairs))
+    for start in range(0, len(pairs), PAIRS_PER_CHUNK):
+        chunk = pairs[start : start + PAIRS_PER_CHUNK]
+        out[start : start + len(chunk)] = np.asarray(
+            matrix[chunk[:, 0]].multiply(matrix[chunk[:, 1]]).sum(axis=1)
+        ).ravel()
+    return out
 
 
 @dataclass(frozen=True, slots=True)
