@@ -18,7 +18,7 @@ import xxhash
 from dedup.config import PipelineOptions
 from dedup.engines.incremental import run_incremental
 from dedup.engines.local import run_pipeline
-from dedup.manifest import build_manifest, input_fingerprint
+from dedup.manifest import RunCounts, build_manifest, input_fingerprint
 from dedup.output import MANIFEST_FILE, build_tables, prepare_output, publish, staging_folder, swap_in
 from dedup.state import State, compatibility, load_state, write_state
 
@@ -104,7 +104,12 @@ def run_job(
         result = run_pipeline(list(inputs), options, policy)
         tables = build_tables(result.documents, result.stories, result.rejects, result.grouping.edges)
         manifest = build_manifest(
-            result, inputs, fingerprint, options, policy, {k: t.num_rows for k, t in tables.items()}
+            RunCounts.of(result),
+            inputs,
+            fingerprint,
+            options,
+            policy,
+            {k: t.num_rows for k, t in tables.items()},
         )
     manifest["run_key"] = key
     publish(out_dir, tables, manifest)
@@ -131,7 +136,7 @@ def _run_incremental(
     batch = pa.array(sorted(run.new_doc_ids), pa.string())
     tables["documents"] = documents.filter(pc.is_in(documents["doc_id"], batch))
     manifest = build_manifest(
-        result, inputs, fingerprint, options, policy, {k: t.num_rows for k, t in tables.items()}
+        RunCounts.of(result), inputs, fingerprint, options, policy, {k: t.num_rows for k, t in tables.items()}
     )
     manifest["run_key"] = key
     manifest["state"] = {

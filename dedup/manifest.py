@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import platform
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -43,38 +44,66 @@ def _versions() -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class RunCounts:
+    """What a run counted, whatever engine ran it: the numbers the manifest reports."""
+
+    input_files: int
+    input_records: int
+    documents: int
+    rejects_by_reason: Mapping[str, int]
+    candidate_pairs: int
+    verified_pairs: int
+    story_sizes: Mapping[int, int]  # story size -> number of stories of that size
+    timings: Mapping[str, float]
+
+    @classmethod
+    def of(cls, result: PipelineResult) -> RunCounts:
+        return cls(
+            input_files=result.input_files,
+            input_records=result.input_records,
+            documents=len(result.documents),
+            rejects_by_reason=Counter(r.reason for r in result.rejects),
+            candidate_pairs=result.grouping.n_candidates,
+            verified_pairs=len(result.grouping.edges),
+            story_sizes=Counter(len(s.members) for s in result.stories),
+            timings=result.timings,
+        )
+
+
 def build_manifest(
-    result: PipelineResult,
+    counts: RunCounts,
     inputs: Sequence[str],
     fingerprint: dict[str, Any],
     options: PipelineOptions,
     policy: str,
     table_rows: dict[str, int],
+    engine: str = "local",
 ) -> dict[str, Any]:
-    reasons = Counter(r.reason for r in result.rejects)
-    multi = [s for s in result.stories if len(s.members) > 1]
+    rejects = sum(counts.rejects_by_reason.values())
+    multi = {size: n for size, n in counts.story_sizes.items() if size > 1}
     return {
         "tool": "newsdedup",
         "version": __version__,
         "schema_version": SCHEMA_VERSION,
-        "engine": "local",
+        "engine": engine,
         "inputs": {"paths": [str(p) for p in inputs], **fingerprint},
         "parameters": {**options.to_dict(), "canonical_policy": policy},
         "counts": {
-            "input_files": result.input_files,
-            "input_records": result.input_records,
-            "documents": len(result.documents),
-            "rejects": len(result.rejects),
-            "rejects_by_reason": dict(sorted(reasons.items())),
-            "candidate_pairs": result.grouping.n_candidates,
-            "verified_pairs": len(result.grouping.edges),
-            "clusters": len(result.stories),
-            "multi_document_clusters": len(multi),
-            "documents_in_multi_document_clusters": sum(len(s.members) for s in multi),
+            "input_files": counts.input_files,
+            "input_records": counts.input_records,
+            "documents": counts.documents,
+            "rejects": rejects,
+            "rejects_by_reason": dict(sorted(counts.rejects_by_reason.items())),
+            "candidate_pairs": counts.candidate_pairs,
+            "verified_pairs": counts.verified_pairs,
+            "clusters": sum(counts.story_sizes.values()),
+            "multi_document_clusters": sum(multi.values()),
+            "documents_in_multi_document_clusters": sum(size * n for size, n in multi.items()),
             "additions": table_rows["additions"],
         },
-        "accounting_ok": result.input_records == len(result.documents) + len(result.rejects),
+        "accounting_ok": counts.input_records == counts.documents + rejects,
         "tables": table_rows,
-        "timings_seconds": {k: round(v, 3) for k, v in result.timings.items()},
+        "timings_seconds": {k: round(v, 3) for k, v in counts.timings.items()},
         "versions": _versions(),
     }

@@ -49,7 +49,7 @@ from dedup.extract import extract_document
 from dedup.fingerprint import minhash_signatures
 from dedup.ingest import InputFile, discover_inputs, read_input
 from dedup.ingest.discover import InputError
-from dedup.manifest import build_manifest
+from dedup.manifest import RunCounts, build_manifest
 from dedup.output import (
     MANIFEST_FILE,
     TABLE_FILES,
@@ -657,40 +657,6 @@ def run_spark(inputs: Sequence[str], options: PipelineOptions, policy: str, spar
 # --- manifest -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Sized:
-    """Stands for a list whose length is all the manifest reads."""
-
-    n: int
-
-    def __len__(self) -> int:
-        return self.n
-
-
-@dataclass(frozen=True)
-class _StorySizes:
-    members: _Sized
-
-
-@dataclass(frozen=True)
-class _GroupingCounts:
-    n_candidates: int
-    edges: _Sized
-
-
-@dataclass(frozen=True)
-class _RunCounts:
-    """The fields of the local PipelineResult that build_manifest reads, from Spark counts."""
-
-    documents: _Sized
-    rejects: list[Reject]
-    stories: list[_StorySizes]
-    grouping: _GroupingCounts
-    input_files: int
-    input_records: int
-    timings: dict[str, float]
-
-
 def spark_manifest(
     run: SparkRun,
     inputs: Sequence[str],
@@ -702,19 +668,17 @@ def spark_manifest(
 ) -> dict[str, Any]:
     """The local engine's manifest (dedup/manifest.py) with engine "spark". ``cluster_sizes``
     counts the stories of each size."""
-    reasons = run.rejects.groupBy("reason").count().collect()
-    counts = _RunCounts(
-        documents=_Sized(run.n_documents),
-        rejects=[Reject("", r["reason"], "") for r in reasons for _ in range(r["count"])],
-        stories=[_StorySizes(_Sized(size)) for size, n in cluster_sizes.items() for _ in range(n)],
-        grouping=_GroupingCounts(run.n_candidates, _Sized(run.n_verified)),
+    counts = RunCounts(
         input_files=run.input_files,
         input_records=run.input_records,
+        documents=run.n_documents,
+        rejects_by_reason={r["reason"]: r["count"] for r in run.rejects.groupBy("reason").count().collect()},
+        candidate_pairs=run.n_candidates,
+        verified_pairs=run.n_verified,
+        story_sizes=cluster_sizes,
         timings=run.timings,
     )
-    manifest = build_manifest(counts, inputs, fingerprint, options, policy, table_rows)  # type: ignore[arg-type]
-    manifest["engine"] = "spark"
-    return manifest
+    return build_manifest(counts, inputs, fingerprint, options, policy, table_rows, engine="spark")
 
 
 def run_spark_tables(
