@@ -53,6 +53,26 @@ class IncrementalRun:
     state: State
 
 
+class _FeatureCache:
+    """Each document's features computed once, whichever steps need them (the batch's own
+    are known from fingerprinting; earlier documents are tokenised when first touched)."""
+
+    def __init__(self, all_docs: Sequence[Document], n_old: int, new: DocumentFeatures) -> None:
+        self.all_docs = all_docs
+        self.rows = {
+            n_old + k: row for k, row in enumerate(zip(new.tokens, new.content, new.titles, strict=True))
+        }
+
+    def __call__(self, indices: Sequence[int]) -> DocumentFeatures:
+        missing = [i for i in indices if i not in self.rows]
+        found = DocumentFeatures.of([self.all_docs[i] for i in missing])
+        self.rows.update(
+            zip(missing, zip(found.tokens, found.content, found.titles, strict=True), strict=True)
+        )
+        rows = [self.rows[i] for i in indices]
+        return DocumentFeatures([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+
 class _StoryIds:
     """Union-find over story ids; a merged set continues under its smallest id."""
 
@@ -114,9 +134,10 @@ def run_incremental(
             if pair[1] >= n_old  # pairs are (i, j) with i < j: j is the new document
         }
     with timer("verify"):
+        features_of = _FeatureCache(all_docs, n_old, new_features)
         near = sorted(set(range(n_old, n)) | {i for pair in candidates for i in pair})
         near_docs = [all_docs[i] for i in near]
-        near_features = DocumentFeatures.of(near_docs)
+        near_features = features_of(near)
         local = {g: k for k, g in enumerate(near)}
         verified = near_features.verifier(near_docs, weights, options).verify(
             {(local[a], local[b]): views for (a, b), views in candidates.items()}, near_features.tokens
@@ -129,7 +150,7 @@ def run_incremental(
         links = old_links + [(a, b) for a, b, _ in new_edges]
         touched = sorted(i for group in connected_groups(n, links) if group[-1] >= n_old for i in group)
         docs = [all_docs[i] for i in touched]
-        features = DocumentFeatures.of(docs)
+        features = features_of(touched)
         verifier = features.verifier(docs, weights, options)
         position = {g: k for k, g in enumerate(touched)}
         local_links = np.array(
