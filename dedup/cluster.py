@@ -2,14 +2,15 @@
 
 Connected components alone let one bridge document chain two stories together, so inside
 each component we cut an average-linkage dendrogram: a document joins a group only if it is
-similar, on average, to the whole group. Pairs never proposed by LSH count as similarity 0.
+similar, on average, to the whole group. Inside a component every pair is scored exactly,
+also the pairs LSH did not propose (components are small; the corpus is never all-pairs).
 
 One absolute cut is a knife edge on labelled sets whose "story" granularity differs (topic-level
 vs event-level gold: +/-0.005 moved ARI by 0.03). So a merge of two groups of two or more must
 also be relative: their mean cross similarity must reach ``cohesion_ratio`` times the mean
 internal similarity of the looser of the two. Two tight same-day events about the same people
-stay apart; loose topic-level groups still join. With it ARI stays >= 0.90 on both labelled sets
-over thresholds 0.06-0.105 instead of at 0.105 only (benchmarks/grouping.py).
+stay apart; loose topic-level groups still join. With it ARI stays >= 0.90 on every labelled set
+over thresholds 0.085-0.100 (benchmarks/grouping.py prints the sensitivity table).
 """
 
 from __future__ import annotations

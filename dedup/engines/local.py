@@ -198,7 +198,6 @@ class _StoryContext:
     grouping: Grouping
     options: PipelineOptions
     policy: str
-    texts: list[str]  # whitespace-normalised, lower-cased: exact copies compare equal
 
     def similarity_to(self, c: int, others: Sequence[int]) -> np.ndarray:
         return self.grouping.verifier.similarity(
@@ -206,7 +205,8 @@ class _StoryContext:
         )
 
     def relation_of(self, c: int, m: int) -> str:
-        if self.texts[c] == self.texts[m]:
+        # Exact copies compare equal up to whitespace and case.
+        if " ".join(self.docs[c].text.lower().split()) == " ".join(self.docs[m].text.lower().split()):
             return "exact"
         tokens_of = self.grouping.tokens
         if shingle_jaccard(tokens_of[c], tokens_of[m]) >= self.options.near_copy_jaccard:
@@ -242,8 +242,7 @@ def canonicalise(
 ) -> list[Story]:
     """Every story of the grouping, in order; on ``workers`` processes when there are many."""
     global _FORKED_CONTEXT
-    texts = [" ".join(d.text.split()).lower() for d in docs]
-    _FORKED_CONTEXT = _StoryContext(docs, grouping, options, policy, texts)
+    _FORKED_CONTEXT = _StoryContext(docs, grouping, options, policy)
     try:
         return parallel_map(_canonicalise_in_worker, grouping.stories, workers, "canonicalise", chunksize=64)
     finally:
