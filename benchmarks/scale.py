@@ -43,7 +43,12 @@ _WORD = re.compile(r"\b[A-Za-z]{3,}\b")
 # nouns. They are replaced per article, so 169 real stories give many distinct synthetic ones.
 RARE_ZIPF = 4.0
 _NUMBER = re.compile(r"\b\d+\b")
-_SYLLABLES = "ka lo mi ren ta vo shi bar del un cor pe lin dro sa mek tu fa gol ri".split()
+# 40 syllables, 2-4 per name: ~2.6M names, so invented names rarely collide across articles (a
+# corpus where every name recurs in hundreds of unrelated articles is not a news corpus).
+_SYLLABLES = (
+    "ka lo mi ren ta vo shi bar del un cor pe lin dro sa mek tu fa gol ri "
+    "zen ha quo bel nir tas ove pri gu wen sol dek ama rud fio lem tor bis yan ek"
+).split()
 _REWORDING = {
     "said": "stated",
     "says": "states",
@@ -70,7 +75,7 @@ def load_story_sentences(data: Path) -> list[list[str]]:
 
 
 def _name(rng: random.Random) -> str:
-    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
 
 
 @lru_cache(maxsize=1 << 16)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -27,27 +28,36 @@ from dedup.fingerprint import minhash_signatures, shingle_jaccard, view_features
 from dedup.ingest import discover_inputs, read_input
 from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
-from dedup.text import content_tokens, content_words, tokens
+from dedup.text import content_tokens, tokens
 from dedup.verify import Verifier
 from dedup.weights import TermWeights
 
 log = logging.getLogger("dedup")
 
-# Below this many items a process pool costs more than it saves.
+# Below this many items (or, for canonicalisation, this much work) a process pool costs more
+# than it saves.
 MIN_ITEMS_FOR_POOL = 64
+MIN_WORK_FOR_POOL = 2000
 
 
 def pool_workers(options: PipelineOptions) -> int:
     return options.workers or os.cpu_count() or 1
 
 
-def parallel_map(fn: Callable, items: Sequence, workers: int, label: str, chunksize: int = 16) -> list:
+def parallel_map(
+    fn: Callable,
+    items: Sequence,
+    workers: int,
+    label: str,
+    chunksize: int = 16,
+    min_items: int = MIN_ITEMS_FOR_POOL,
+) -> list:
     """``fn`` over ``items`` in order, on ``workers`` processes when there are enough items.
 
     Workers are forked, so ``fn`` may read state the parent set up before the call (see
     ``canonicalise``) instead of pickling it with every task.
     """
-    if workers > 1 and len(items) >= MIN_ITEMS_FOR_POOL:
+    if workers > 1 and len(items) >= max(min_items, 2):
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             return list(progress(pool.map(fn, items, chunksize=chunksize), len(items), label))
@@ -67,27 +77,50 @@ class StageTimer:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
 
 
+class TokensOnDemand(Sequence[list[str]]):
+    """Every token of each document, tokenised when asked. Only shingle views and the signals of
+    verified pairs read all tokens; holding them for every document would cost ~40 KB each."""
+
+    def __init__(self, docs: Sequence[Document]) -> None:
+        self.docs = docs
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [tokens(d.text) for d in self.docs[i]]
+        return tokens(self.docs[i].text)
+
+
 @dataclass
 class DocumentFeatures:
-    """What every grouping stage reads of a document, computed once: all tokens (shingles),
-    content words (weights, keywords, vectors) and title content words."""
+    """What every grouping stage reads of a document: all tokens (shingles; a list, or computed
+    on demand), content words (weights, keywords, vectors) and title content words."""
 
-    tokens: list[list[str]]
+    tokens: Sequence[Sequence[str]]
     content: list[list[str]]
     titles: list[list[str]]
 
     @classmethod
     def of(cls, docs: Sequence[Document], workers: int = 1) -> DocumentFeatures:
         texts = [(d.text, d.title or "") for d in docs]
-        rows = parallel_map(_features_of, texts, workers, "tokenise", chunksize=64)
-        return cls([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+        rows = parallel_map(_content_of, texts, workers, "tokenise", chunksize=64)
+        # One string object per distinct word: a million documents' word lists then cost their
+        # pointers (~3 KB a document), not a copy of every word each time it occurs.
+        intern = sys.intern
+        content = [list(map(intern, body.split())) for body, _ in rows]
+        titles = [list(map(intern, title.split())) for _, title in rows]
+        return cls(TokensOnDemand(docs), content, titles)
 
     def signatures(self, weights: TermWeights, options: PipelineOptions) -> dict[str, np.ndarray]:
         return {
             view.name: minhash_signatures(
                 [
-                    view_features(view, toks, content, title, weights)
-                    for toks, content, title in zip(self.tokens, self.content, self.titles, strict=True)
+                    view_features(
+                        view, self.tokens[i] if view.kind == "shingles" else (), content, title, weights
+                    )
+                    for i, (content, title) in enumerate(zip(self.content, self.titles, strict=True))
                 ],
                 options.minhash,
             )
@@ -98,9 +131,9 @@ class DocumentFeatures:
         return Verifier(self.content, self.titles, [d.published for d in docs], weights, options)
 
 
-def _features_of(text_and_title: tuple[str, str]) -> tuple[list[str], list[str], list[str]]:
-    body = tokens(text_and_title[0])
-    return body, content_words(body), content_tokens(text_and_title[1])
+def _content_of(text_and_title: tuple[str, str]) -> tuple[str, str]:
+    """Content words of body and title, space-joined: one string pickles far faster than a list."""
+    return " ".join(content_tokens(text_and_title[0])), " ".join(content_tokens(text_and_title[1]))
 
 
 @dataclass
@@ -110,7 +143,7 @@ class Grouping:
     n_candidates: int
     verifier: Verifier
     weights: TermWeights
-    tokens: list[list[str]]
+    tokens: Sequence[Sequence[str]]
 
 
 @dataclass
@@ -226,11 +259,29 @@ class _StoryContext:
 
 
 _FORKED_CONTEXT: _StoryContext | None = None
+# A task's work is about the square of its documents (every version is aligned with the
+# others). Tasks are packed up to this much work so a worker's queue stays balanced, and IPC
+# is paid per batch of small stories rather than per story.
+TASK_WORK = 256
 
 
-def _canonicalise_in_worker(members: Sequence[int]) -> Story:
+def _canonicalise_in_worker(batch: Sequence[Sequence[int]]) -> list[Story]:
     assert _FORKED_CONTEXT is not None
-    return _FORKED_CONTEXT.story(members)
+    return [_FORKED_CONTEXT.story(members) for members in batch]
+
+
+def work_batches(stories: Sequence[Sequence[int]], order: Sequence[int]) -> list[list[int]]:
+    """Consecutive runs of ``order`` (positions in ``stories``) of about ``TASK_WORK`` work each."""
+    batches: list[list[int]] = []
+    work = TASK_WORK
+    for i in order:
+        cost = len(stories[i]) ** 2
+        if work + cost > TASK_WORK:
+            batches.append([])
+            work = 0
+        batches[-1].append(i)
+        work += cost
+    return batches
 
 
 def canonicalise(
@@ -240,13 +291,35 @@ def canonicalise(
     policy: str = "coverage",
     workers: int = 1,
 ) -> list[Story]:
-    """Every story of the grouping, in order; on ``workers`` processes when there are many."""
+    """Every story of the grouping, in order. Single-document stories take a fast path here;
+    the others go to ``workers`` processes, largest first so no worker is left with a giant
+    story at the end while the others idle."""
     global _FORKED_CONTEXT
-    _FORKED_CONTEXT = _StoryContext(docs, grouping, options, policy)
+    stories = grouping.stories
+    context = _StoryContext(docs, grouping, options, policy)
+    results: list[Story | None] = [None] * len(stories)
+    multi = sorted((i for i, s in enumerate(stories) if len(s) > 1), key=lambda i: (-len(stories[i]), i))
+    batches = work_batches(stories, multi)
+    enough_work = sum(len(stories[i]) ** 2 for i in multi) >= MIN_WORK_FOR_POOL
+    _FORKED_CONTEXT = context
     try:
-        return parallel_map(_canonicalise_in_worker, grouping.stories, workers, "canonicalise", chunksize=64)
+        done = parallel_map(
+            _canonicalise_in_worker,
+            [[stories[i] for i in b] for b in batches],
+            workers,
+            "canonicalise",
+            chunksize=1,
+            min_items=2 if enough_work else len(batches) + 1,
+        )
     finally:
         _FORKED_CONTEXT = None
+    for batch, batch_stories in zip(batches, done, strict=True):
+        for i, story in zip(batch, batch_stories, strict=True):
+            results[i] = story
+    for i, members in enumerate(stories):
+        if results[i] is None:
+            results[i] = context.story(members)
+    return results  # type: ignore[return-value]
 
 
 def run_pipeline(inputs: Sequence[str], options: PipelineOptions, policy: str = "coverage") -> PipelineResult:
