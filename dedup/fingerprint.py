@@ -1,10 +1,18 @@
-"""Fingerprint: MinHash signatures (datasketch) of each document under each LSH view."""
+"""Fingerprint: MinHash signatures (datasketch's) of each document under each LSH view.
+
+The per-document functions (``keyword_set``, ``view_features``) define a document's features;
+the batch functions (``keyword_sets``, ``view_feature_sets``, ``minhash_signatures``) compute
+the same sets and hash values for many documents at once, with numpy: engines should call those.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from functools import lru_cache
+from itertools import chain, count
 
 import numpy as np
 from datasketch import MinHash
@@ -27,6 +35,104 @@ def keyword_set(
     return set(ranked[: view.top_k])
 
 
+# Documents per numpy pass of the batch functions: bounds the memory of one pass.
+BATCH_DOCUMENTS = 4096
+
+
+@lru_cache(maxsize=8)
+def _sublinear_tf(max_count: int) -> np.ndarray:
+    """``1.0 + math.log(c)`` for c = 0..max_count (index 0 unused), with math.log's values."""
+    return np.array([0.0] + [1.0 + math.log(c) for c in range(1, max_count + 1)], dtype=np.float64)
+
+
+def keyword_sets(
+    contents: Sequence[Sequence[str]],
+    titles: Sequence[Sequence[str]],
+    view: LSHView,
+    weights: TermWeights,
+) -> list[set[str]]:
+    """``keyword_set`` of every document (the same sets), a batch at a time: every distinct
+    term is weighed once, the scores and the ranking (score descending, then the term) are
+    numpy array operations."""
+    if len(contents) != len(titles):
+        raise ValueError("one title per document")
+    if view.top_k < 0:  # a negative slice bound: not worth a vectorised equivalent
+        return [keyword_set(c, t, view, weights) for c, t in zip(contents, titles, strict=True)]
+    out: list[set[str]] = []
+    for start in range(0, len(contents), BATCH_DOCUMENTS):
+        stop = start + BATCH_DOCUMENTS
+        out.extend(_keyword_sets(contents[start:stop], titles[start:stop], view, weights))
+    return out
+
+
+def _keyword_sets(
+    contents: Sequence[Sequence[str]],
+    titles: Sequence[Sequence[str]],
+    view: LSHView,
+    weights: TermWeights,
+) -> list[set[str]]:
+    n_docs = len(contents)
+    # Lead: one entry per (document, distinct term), with its count. Terms are numbered as
+    # they come (a missing key takes the next number inside the dict lookup: no Python call).
+    counters = [Counter(content[: view.lead_words]) for content in contents]
+    ids: defaultdict[str, int] = defaultdict(count().__next__)
+    lead_sizes = np.fromiter(map(len, counters), dtype=np.int64, count=n_docs)
+    n_entries = int(lead_sizes.sum())
+    lead_terms = _ids_of(ids, counters, n_entries)
+    counts = np.fromiter(chain.from_iterable(c.values() for c in counters), dtype=np.int64, count=n_entries)
+    n_lead_terms = len(ids)
+    title_sets = [set(title) for title in titles]
+    title_sizes = np.fromiter(map(len, title_sets), dtype=np.int64, count=n_docs)
+    title_terms = _ids_of(ids, title_sets, int(title_sizes.sum()))
+    terms = list(ids)
+    if not terms:
+        return [set() for _ in range(n_docs)]
+    width = len(terms)
+
+    idf = np.zeros(width)
+    idf[:n_lead_terms] = weights.idf_array(terms[:n_lead_terms])  # only lead terms are weighed
+    scores = _sublinear_tf(int(counts.max(initial=1)))[counts] * idf[lead_terms]
+    lead_keys = np.repeat(np.arange(n_docs, dtype=np.int64), lead_sizes) * width + lead_terms
+    order = np.argsort(lead_keys)
+    lead_keys, scores = lead_keys[order], scores[order]
+
+    # Title words: the bonus added to their lead score, or to 0.0.
+    title_keys = np.sort(np.repeat(np.arange(n_docs, dtype=np.int64), title_sizes) * width + title_terms)
+    position = np.searchsorted(lead_keys, title_keys)
+    in_lead = position < len(lead_keys)
+    in_lead[in_lead] = lead_keys[position[in_lead]] == title_keys[in_lead]
+    scores[position[in_lead]] = scores[position[in_lead]] + view.title_bonus
+    title_only = title_keys[~in_lead]
+    keys = np.concatenate([lead_keys, title_only])
+    scores = np.concatenate([scores, np.full(len(title_only), 0.0) + view.title_bonus])
+
+    # Rank inside each document by score, descending, then by term in Python's string order:
+    # one sort of (document, score rank, alphabetical rank) packed in an integer. np.unique
+    # ranks the scores; like Python's comparisons, it finds -0.0 and 0.0 equal.
+    alphabetical = np.empty(width, dtype=np.int64)
+    alphabetical[sorted(range(len(terms)), key=terms.__getitem__)] = np.arange(len(terms))
+    distinct_scores, score_rank = np.unique(scores, return_inverse=True)
+    n_scores = len(distinct_scores)
+    if (n_docs + 1) * (n_scores + 1) * width >= 1 << 62:
+        raise OverflowError("keyword batch too large to rank in int64; lower BATCH_DOCUMENTS")
+    docs = keys // width
+    packed = (docs * n_scores + (n_scores - 1 - score_rank)) * width + alphabetical[keys % width]
+    packed.sort()
+    docs = packed // (n_scores * width)
+    first = np.searchsorted(docs, np.arange(n_docs + 1))
+    keep = np.arange(len(docs)) - first[docs] < view.top_k
+    by_rank = np.empty(width, dtype=np.int64)
+    by_rank[alphabetical] = np.arange(width)
+    kept_terms = by_rank[packed[keep] % width].tolist()
+    bounds = np.searchsorted(docs[keep], np.arange(n_docs + 1)).tolist()
+    return [{terms[t] for t in kept_terms[bounds[d] : bounds[d + 1]]} for d in range(n_docs)]
+
+
+def _ids_of(ids: dict[str, int], lists: Iterable[Iterable[str]], count: int) -> np.ndarray:
+    """The ids of every item of every list, concatenated."""
+    return np.fromiter(map(ids.__getitem__, chain.from_iterable(lists)), dtype=np.int64, count=count)
+
+
 def view_features(
     view: LSHView, toks: Sequence[str], content: Sequence[str], title: Sequence[str], weights: TermWeights
 ) -> set[str]:
@@ -38,16 +144,136 @@ def view_features(
     raise ValueError(f"unknown LSH view kind: {view.kind!r}")
 
 
-def minhash_signatures(feature_sets: Sequence[set[str]], options: MinHashOptions) -> np.ndarray:
+def view_feature_sets(
+    view: LSHView,
+    tokens: Sequence[Sequence[str]],
+    contents: Sequence[Sequence[str]],
+    titles: Sequence[Sequence[str]],
+    weights: TermWeights,
+) -> list[set[str]]:
+    """``view_features`` of every document of a batch (the same sets)."""
+    if view.kind == "keywords":
+        return keyword_sets(contents, titles, view, weights)
+    if view.kind == "shingles":
+        return [word_ngrams(list(toks), view.ngram) for toks in tokens]
+    raise ValueError(f"unknown LSH view kind: {view.kind!r}")
+
+
+# --- MinHash ---------------------------------------------------------------------------------
+# datasketch's MinHash(num_perm, seed, scheme=...) with the hash function datasketch picks for the
+# scheme (sha1_hash32, as MinHashOptions records; sha1_hash64 for affine64), computed for a batch
+# of sets at once: every distinct feature is hashed once, permuted for all num_perm permutations
+# in one array operation (affine32/affine64: MurmurHash3 finalizer, then a * h + b wrapping in
+# 32/64 bits; legacy: (a * h + b) mod 2^61 - 1, masked to 32 bits), and each document's row is
+# the column minimum over its features and the empty set's values. Bit-identical to datasketch
+# (tests/test_fingerprint.py compares them for random sets under every scheme).
+
+_MERSENNE_PRIME = np.uint64((1 << 61) - 1)
+_MAX_HASH_32 = np.uint64((1 << 32) - 1)
+# MurmurHash3 finalizer constants (datasketch applies it once before the affine permutations).
+_FMIX = {
+    32: (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16)),
+    64: (
+        np.uint64(33),
+        np.uint64(0xFF51AFD7ED558CCD),
+        np.uint64(33),
+        np.uint64(0xC4CEB9FE1A85EC53),
+        np.uint64(33),
+    ),
+}
+# Permuted values per numpy pass (features x permutations): bounds the memory of one pass.
+MINHASH_CELLS_PER_PASS = 1 << 22
+
+
+@lru_cache(maxsize=16)
+def _permutations(num_perm: int, seed: int, scheme: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """datasketch's permutation parameters (a, b) and initial (empty-set) hash values: taken
+    from a MinHash it constructs, so they are drawn exactly as it draws them."""
+    m = MinHash(num_perm=num_perm, seed=seed, scheme=scheme)
+    a, b, empty = (np.array(x) for x in (*m.permutations, m.hashvalues))
+    for x in (a, b, empty):
+        x.flags.writeable = False  # cached: shared by every call
+    return a, b, empty
+
+
+def _fmix(h: np.ndarray, width: int) -> np.ndarray:
+    s1, m1, s2, m2, s3 = _FMIX[width]
+    h = h ^ (h >> s1)
+    h = h * m1
+    h = h ^ (h >> s2)
+    h = h * m2
+    return h ^ (h >> s3)
+
+
+def _feature_hashes(features: Sequence[str], scheme: str) -> np.ndarray:
+    """sha1_hash32 (sha1_hash64 for affine64) of each feature's UTF-8 bytes: the little-endian
+    first 4 (8) bytes of its SHA-1 digest."""
+    size = 8 if scheme == "affine64" else 4
+    sha1 = hashlib.sha1
+    digests = b"".join([sha1(f.encode("utf-8")).digest()[:size] for f in features])
+    return np.frombuffer(digests, dtype="<u8" if size == 8 else "<u4").astype(np.uint64)
+
+
+def _permuted(hashes: np.ndarray, a: np.ndarray, b: np.ndarray, scheme: str) -> np.ndarray:
+    """(features, num_perm) permuted hash values, as datasketch's update_batch computes them."""
+    if scheme == "legacy":
+        phv = (hashes[:, None] * a[None, :] + b[None, :]) % _MERSENNE_PRIME
+        return np.bitwise_and(phv, _MAX_HASH_32)
+    if scheme == "affine32":
+        h = _fmix(hashes.astype(np.uint32), 32)
+        return h[:, None] * a[None, :] + b[None, :]
+    h = _fmix(hashes, 64)
+    return h[:, None] * a[None, :] + b[None, :]
+
+
+def minhash_signatures(feature_sets: Sequence[Collection[str]], options: MinHashOptions) -> np.ndarray:
     """One row of ``num_perm`` hash values per document (dtype of the datasketch scheme)."""
-    batches = ([f.encode("utf-8") for f in sorted(features)] for features in feature_sets)
-    minhashes = MinHash.generator(
-        batches, num_perm=options.num_perm, seed=options.seed, scheme=options.scheme
-    )
-    rows = [m.hashvalues for m in minhashes]
-    if not rows:
+    if not isinstance(feature_sets, Sequence):
+        feature_sets = list(feature_sets)
+    if not feature_sets:
         return np.zeros((0, options.num_perm), dtype=np.uint32)
-    return np.vstack(rows)
+    a, b, empty = _permutations(options.num_perm, options.seed, options.scheme)
+    out = np.repeat(empty[None, :], len(feature_sets), axis=0)
+    per_pass = max(1, MINHASH_CELLS_PER_PASS // options.num_perm)
+    start = 0
+    while start < len(feature_sets):
+        # Documents from ``start`` until about ``per_pass`` features are gathered.
+        stop, gathered = start, 0
+        while stop < len(feature_sets) and (gathered == 0 or gathered + len(feature_sets[stop]) <= per_pass):
+            gathered += len(feature_sets[stop])
+            stop += 1
+        _fill_signatures(feature_sets[start:stop], a, b, options.scheme, empty, out[start:stop])
+        start = stop
+    return out
+
+
+def _fill_signatures(
+    feature_sets: Sequence[Collection[str]],
+    a: np.ndarray,
+    b: np.ndarray,
+    scheme: str,
+    empty: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    sizes = np.fromiter(map(len, feature_sets), dtype=np.int64, count=len(feature_sets))
+    total = int(sizes.sum())
+    if not total:
+        return  # every set empty: rows stay at the initial values
+    ids: defaultdict[str, int] = defaultdict(count().__next__)  # numbered as first seen
+    flat = _ids_of(ids, feature_sets, total)
+    permuted = _permuted(_feature_hashes(list(ids), scheme), a, b, scheme)
+    widest = int(sizes.max())
+    if widest * len(sizes) <= 2 * total:
+        # Rows of equal width (the keyword view's sets are all top_k long): pad each document's
+        # feature ids with an extra row holding the empty set's values, a no-op for the minimum.
+        permuted = np.vstack([permuted, empty[None, :]])
+        padded = np.full((len(sizes), widest), len(ids), dtype=np.int64)
+        padded[np.arange(widest)[None, :] < sizes[:, None]] = flat
+        np.minimum(out, permuted[padded].min(axis=1), out=out)
+    else:
+        nonempty = np.flatnonzero(sizes)
+        starts = np.concatenate([[0], np.cumsum(sizes[nonempty])[:-1]])
+        out[nonempty] = np.minimum(out[nonempty], np.minimum.reduceat(permuted[flat], starts, axis=0))
 
 
 def shingle_jaccard(toks_a: Sequence[str], toks_b: Sequence[str], n: int = 5) -> float:

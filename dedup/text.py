@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import unicodedata
 from collections.abc import Iterable, Iterator
 
@@ -9,7 +10,16 @@ import regex as re
 
 # Words (letters, with inner apostrophes or dots as in "U.S.") and numbers (with inner . or ,).
 _TOKEN = re.compile(r"\p{L}[\p{L}\p{M}]*(?:['’.]\p{L}[\p{L}\p{M}]*)*|\p{N}+(?:[.,]\p{N}+)*")
-_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_SPACES = r"\t\u00a0\u2000-\u200b\u202f\u205f\u3000"  # and " "
+_SPACE = re.compile(rf"[ {_SPACES}]+")
+# The runs of _SPACE that are not already a single " " (replacing those changes nothing).
+_SPACE_RUN = re.compile(rf"[ {_SPACES}]{{2,}}|[{_SPACES}]")
+_NON_ASCII_SPACES = ("\u00a0", *map(chr, range(0x2000, 0x200C)), "\u202f", "\u205f", "\u3000")
+# Characters that are in no token (neither letters, marks nor numbers): tokens() strips them
+# from the ends of a whitespace-separated chunk before its plain-word check.
+_EDGE = "".join(
+    c for c in string.punctuation + "“”‘’«»„‚‹›—–…·•" if not re.fullmatch(r"[\p{L}\p{M}\p{N}]", c)
+)
 
 # English function words and reporting verbs: they carry no story identity. Kept short on
 # purpose: a rewrite keeps content words, and long lists drop words like "state" or "million".
@@ -34,15 +44,39 @@ STOPWORDS = frozenset(
 def normalize(text: str) -> str:
     """NFC and single spaces inside lines. Quotes, dashes and other typography stay as
     published: matching normalises its own tokens, the stored text is the outlet's."""
-    text = unicodedata.normalize("NFC", text)
-    return "\n".join(_SPACE.sub(" ", line).strip() for line in text.splitlines())
+    # One pass over the whole text, not one per line: no line break is a space character, so
+    # no run of spaces crosses a line; and only runs that are not already one " " are replaced.
+    text = "\n".join(unicodedata.normalize("NFC", text).splitlines())
+    # Most texts have nothing to replace: a few substring tests cost less than one regex pass.
+    if "  " in text or "\t" in text or (not text.isascii() and any(c in text for c in _NON_ASCII_SPACES)):
+        text = _SPACE_RUN.sub(" ", text)
+    return "\n".join([line.strip() for line in text.split("\n")])
 
 
 def tokens(text: str) -> list[str]:
     """Lower-cased word and number tokens, possessive 's removed ("Pakistan's" -> "pakistan",
     "U.S." -> "u.s": the pattern never ends a token with a dot)."""
-    raw = _TOKEN.findall(text.lower().replace("’", "'"))
-    return [t[:-2] if t.endswith("'s") else t for t in raw]
+    # The same tokens as ``_TOKEN.findall`` over the whole text, read whitespace-separated
+    # chunk by chunk: whitespace is never part of a token, and neither are the characters
+    # stripped from a chunk's ends (_EDGE). A chunk that is then plain ASCII letters or
+    # digits is one token; any other chunk goes through the pattern.
+    out: list[str] = []
+    append = out.append
+    for chunk in text.lower().replace("’", "'").split():
+        if chunk.isalpha() and chunk.isascii():
+            append(chunk)
+            continue
+        core = chunk.strip(_EDGE)
+        if core.isascii():
+            if core.isalpha() or core.isdigit():
+                append(core)
+                continue
+            if core.endswith("'s") and core[:-2].isalpha():
+                append(core[:-2])
+                continue
+        if core:
+            out.extend([t[:-2] if t.endswith("'s") else t for t in _TOKEN.findall(core)])
+    return out
 
 
 def content_words(toks: Iterable[str]) -> list[str]:
@@ -58,7 +92,9 @@ def word_ngrams(words: list[str], n: int) -> set[str]:
     """Word n-grams as strings; a text shorter than n gives its words (still a usable set)."""
     if len(words) < n:
         return set(words)
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+    if n < 1:
+        return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+    return set(map(" ".join, zip(*[words[i:] for i in range(n)], strict=False)))
 
 
 # --- sentences -------------------------------------------------------------------------------

@@ -1,11 +1,33 @@
 from __future__ import annotations
 
+import math
+import random
+from collections import Counter
+
 import numpy as np
+import pytest
 from datasketch import MinHash
 
+from conftest import SEEDS
+from dedup import fingerprint
+from dedup import weights as weights_module
 from dedup.candidates import candidate_pairs
 from dedup.config import LSHView, MinHashOptions
-from dedup.fingerprint import minhash_signatures, shingle_jaccard
+from dedup.fingerprint import (
+    keyword_set,
+    keyword_sets,
+    minhash_signatures,
+    shingle_jaccard,
+    view_feature_sets,
+    view_features,
+)
+from dedup.text import tokens
+from dedup.weights import (
+    MIN_BACKGROUND_FREQUENCY,
+    TermWeights,
+    _frequency_table,
+    background_document_frequency,
+)
 
 
 def test_signatures_are_datasketch_minhashes() -> None:
@@ -46,3 +68,140 @@ def test_shingle_jaccard_is_exact() -> None:
     a = "the quick brown fox jumps over the lazy dog".split()
     assert shingle_jaccard(a, a) == 1.0
     assert shingle_jaccard(a, [*a[:5], "cat"]) == 1 / 6  # 1 shared 5-gram; 5 + 2 - 1 distinct
+
+
+# --- batch implementations: the same values as the per-document definitions -----------------
+
+
+def _datasketch_row(features: set[str], num_perm: int, seed: int, scheme: str) -> np.ndarray:
+    reference = MinHash(num_perm=num_perm, seed=seed, scheme=scheme)
+    reference.update_batch([f.encode("utf-8") for f in features])
+    return reference.hashvalues
+
+
+def _random_feature_sets(rng: random.Random, count: int) -> list[set[str]]:
+    alphabet = ["a", "b", "z", "é", "日", "\U0001f600", " ", "-", "0", "9"]
+    vocabulary = ["".join(rng.choices(alphabet, k=rng.randint(0, 12))) for _ in range(400)]
+    sets = [set(rng.sample(vocabulary, rng.choice([0, 0, 1, 2, 5, 25, 60, 200]))) for _ in range(count)]
+    return [*sets, set(), {""}]
+
+
+@pytest.mark.parametrize("scheme", ["affine32", "legacy", "affine64"])
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (7, 42)])
+def test_minhash_signatures_equal_datasketch(
+    scheme: str, num_perm: int, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bit-identical rows for random sets (empty ones included), in one pass or in many."""
+    rng = random.Random(num_perm * 31 + seed)
+    sets = _random_feature_sets(rng, 150)
+    options = MinHashOptions(num_perm=num_perm, seed=seed, scheme=scheme)
+    expected = np.vstack([_datasketch_row(s, num_perm, seed, scheme) for s in sets])
+    for cells_per_pass in (fingerprint.MINHASH_CELLS_PER_PASS, 1, 50 * num_perm):
+        monkeypatch.setattr(fingerprint, "MINHASH_CELLS_PER_PASS", cells_per_pass)
+        signatures = minhash_signatures(sets, options)
+        assert signatures.dtype == expected.dtype
+        assert np.array_equal(signatures, expected)
+    # A check that can fail: the rows differ between sets and are not the empty sentinel.
+    assert len({row.tobytes() for row in expected}) > len(sets) // 2
+    assert minhash_signatures([], options).shape == (0, num_perm)
+
+
+def _reference_keyword_set(
+    content: list[str], title: list[str], view: LSHView, weights: TermWeights
+) -> set[str]:
+    counts = Counter(content[: view.lead_words])
+    scores = {t: (1.0 + math.log(c)) * weights.idf(t) for t, c in counts.items()}
+    for t in set(title):
+        scores[t] = scores.get(t, 0.0) + view.title_bonus
+    ranked = sorted(scores, key=lambda t: (-scores[t], t))
+    return set(ranked[: view.top_k])
+
+
+@pytest.mark.parametrize("language", ["en", None])
+def test_keyword_sets_equal_the_per_document_ranking(
+    language: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many ties (words seen once, in as many documents, share a score): the alphabetical
+    tie-break decides which of them make the top k, in the batch as in one document."""
+    rng = random.Random(5)
+    words = [f"w{i:03d}" for i in range(300)] + ["the", "minister", "1999", "u.s", "zürich", "ß"]
+    contents = [[rng.choice(words) for _ in range(rng.choice([0, 3, 40, 400]))] for _ in range(120)]
+    # A word in every fitted document: IDF 0 without a language (-0.0, as max(-log(1.0), 0.0)),
+    # so with no title bonus title-only words tie with it at 0 and the alphabet decides.
+    contents = [[*c[:1], "common", *c[1:]] if i < 80 or c else c for i, c in enumerate(contents)]
+    titles = [
+        [rng.choice(words) for _ in range(rng.choice([0, 1, 6]))] + ["x-only"] * rng.randint(0, 1)
+        for _ in contents
+    ]
+    weights = TermWeights.fit(contents[:80], language=language)  # some words have no df at all
+    views = [
+        LSHView(name="k", kind="keywords", bands=1, rows=1),
+        LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=3, lead_words=10, title_bonus=0.5),
+        LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=0),
+        LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=500, title_bonus=-1.0),
+        LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=3, lead_words=3, title_bonus=0.0),
+    ]
+    for batch in (fingerprint.BATCH_DOCUMENTS, 7):
+        monkeypatch.setattr(fingerprint, "BATCH_DOCUMENTS", batch)
+        for view in views:
+            expected = [
+                _reference_keyword_set(c, t, view, weights) for c, t in zip(contents, titles, strict=True)
+            ]
+            assert keyword_sets(contents, titles, view, weights) == expected
+            assert [
+                keyword_set(c, t, view, weights) for c, t in zip(contents, titles, strict=True)
+            ] == expected
+            assert view_feature_sets(view, contents, contents, titles, weights) == expected
+    shingles = LSHView(name="s", kind="shingles", bands=1, rows=1, ngram=3)
+    assert view_feature_sets(shingles, contents, contents, titles, weights) == [
+        view_features(shingles, c, c, t, weights) for c, t in zip(contents, titles, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("terms_per_pass", [weights_module.IDF_TERMS_PER_PASS, 7])
+def test_idf_array_equals_idf_bit_for_bit(terms_per_pass: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(weights_module, "IDF_TERMS_PER_PASS", terms_per_pass)
+    rng = random.Random(9)
+    terms = [
+        "the",
+        "minister",
+        "zzqxv",
+        "gollopridel",
+        "7348",
+        "9,082",
+        "3.5",
+        "u.s",
+        "o'brien",
+        "zürich",
+        "x",
+    ]
+    terms += ["".join(rng.choices("abcdefghij", k=rng.randint(2, 9))) for _ in range(300)]
+    docs = [rng.sample(terms, 20) for _ in range(60)]
+    for language in ("en", None):
+        fitted = TermWeights.fit(docs, language=language)  # fit weighs its terms with idf_array
+        scalar = TermWeights(fitted.df, fitted.n_documents, language=language)
+        batch = TermWeights(fitted.df, fitted.n_documents, language=language)
+        queried = [*terms, "not-in-df", "zzqxv", "7348"]
+        values = batch.idf_array(queried)
+        assert values.dtype == np.float64
+        expected = np.array([scalar.idf(t) for t in queried])
+        assert values.tobytes() == expected.tobytes()
+        assert np.array_equal(fitted.idf_array(queried), expected)
+        assert batch.idf_array([]).shape == (0,)
+
+
+def test_plain_words_outside_the_table_have_no_wordfreq_frequency() -> None:
+    """The shortcut in weights.background_document_frequency: wordfreq answers 0.0 for every
+    plain lower-case ASCII word it has no frequency for."""
+    import wordfreq
+
+    table = _frequency_table("en")
+    rng = random.Random(2)
+    words = {"".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(1, 14))) for _ in range(3000)}
+    words |= {t for p in sorted(SEEDS.glob("*.txt")) for t in tokens(p.read_text(encoding="utf-8"))}
+    absent = [w for w in words if w not in table and w.isascii() and w.isalpha() and w.islower()]
+    assert len(absent) > 1000
+    assert all(wordfreq.word_frequency(w, "en") == 0.0 for w in absent)
+    for w in absent[:200]:
+        expected = -math.expm1(-max(wordfreq.word_frequency(w, "en"), MIN_BACKGROUND_FREQUENCY) * 300)
+        assert background_document_frequency(w, "en") == expected

@@ -1,7 +1,23 @@
 from __future__ import annotations
 
+import random
+import unicodedata
+
+import regex
+
+from conftest import SEEDS
 from dedup.facts import extract_facts
-from dedup.text import content_tokens, split_sentences, word_ngrams
+from dedup.text import (
+    _EDGE,
+    _NON_ASCII_SPACES,
+    _SPACE,
+    _TOKEN,
+    content_tokens,
+    normalize,
+    split_sentences,
+    tokens,
+    word_ngrams,
+)
 
 
 def test_sentence_splitter_handles_news_abbreviations_and_quotes() -> None:
@@ -66,3 +82,80 @@ def test_entities_and_quotes() -> None:
 def test_small_number_words_are_facts_only_when_asked() -> None:
     assert _facts("The court fined five companies.", "number") == set()
     assert {f.key for f in extract_facts("The court fined five companies.", counting_words=True)} == {"5"}
+
+
+# --- the fast paths give what the plain patterns give -----------------------------------------
+# tokens(), normalize() and word_ngrams() take shortcuts (whitespace chunks, one pass over the
+# whole text, zip): here each is compared with the straightforward definition it replaced, on
+# the seeds and on generated text full of the cases the shortcuts must get right.
+
+
+def _reference_tokens(text: str) -> list[str]:
+    raw = _TOKEN.findall(text.lower().replace("’", "'"))
+    return [t[:-2] if t.endswith("'s") else t for t in raw]
+
+
+def _reference_normalize(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    return "\n".join(_SPACE.sub(" ", line).strip() for line in text.splitlines())
+
+
+def _reference_ngrams(words: list[str], n: int) -> set[str]:
+    if len(words) < n:
+        return set(words)
+    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+# Pieces that exercise every branch: possessives, dotted words, numbers with separators,
+# hyphens, apostrophes at either end, non-ASCII letters, combining marks, digits of other
+# scripts, "İ" (lower-cases to two characters), punctuation glued to words, every space.
+_PIECES = [
+    "Pakistan's", "PAKISTAN’S", "U.S.", "u.s.-led", "e.g.", "3.5", "1,000", "1,000.50", "9,082,",
+    "2.", ".5", "covid-19", "COVID19", "don't", "rock'n'roll", "'tis", "students'", "o'brien",
+    "x's's", "1990's", "a'", "'s", "’", "José", "Mu\u0308ller", "straße", "İstanbul", "ſ", "٣٤",
+    "½", "²", "日本語", "(hello)", "“quoted”", "«guillemets»", "—dash—", "well-known", "end.",
+    "end...", "a..b", "a.'b", "x,y", "1.,2", "e-mail@example.com", "#tag", "50%", "$42", "Ω",
+    "\u0301accent", "x\u200by", "and", "the", "a", "I", "7", "s", "t", "it's", "Mr.", "ok!",
+    " ", "  ", "\t", "\u00a0", "\u2003", "\u3000", "\u202f", "\n", "\r\n", "\u2028", "\x85",
+    "\x1c", "\x0b", "\x1f", "\u1680",
+]  # fmt: skip
+
+
+def _generated_texts(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        pieces = [rng.choice(_PIECES) + rng.choice(["", " ", " ", "\n"]) for _ in range(rng.randint(0, 40))]
+        texts.append("".join(pieces))
+    return texts
+
+
+def _corpus() -> list[str]:
+    return [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))] + _generated_texts(3000, 11)
+
+
+def test_tokens_are_the_token_pattern_matches() -> None:
+    for text in _corpus():
+        assert tokens(text) == _reference_tokens(text), repr(text)
+
+
+def test_normalize_equals_line_by_line_normalisation() -> None:
+    for text in _corpus():
+        assert normalize(text) == _reference_normalize(text), repr(text)
+
+
+def test_word_ngrams_equal_the_sliding_window() -> None:
+    rng = random.Random(3)
+    for length in range(0, 12):
+        words = [rng.choice("abcde") * rng.randint(1, 2) for _ in range(length)]
+        for n in range(0, 7):
+            assert word_ngrams(words, n) == _reference_ngrams(words, n), (words, n)
+
+
+def test_shortcut_character_sets_are_exact() -> None:
+    """Every character tokens() strips from a chunk's ends is in no token, and the characters
+    normalize() looks for before replacing are exactly the space class (every code point)."""
+    word = regex.compile(r"[\p{L}\p{M}\p{N}]")
+    assert not [c for c in _EDGE if word.fullmatch(c)]
+    looked_for = {" ", "\t", *_NON_ASCII_SPACES}
+    assert {chr(c) for c in range(0x110000) if _SPACE.fullmatch(chr(c))} == looked_for

@@ -4,6 +4,7 @@ inputs are cleaned the same way."""
 
 from __future__ import annotations
 
+import re as stdlib_re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -127,12 +128,172 @@ _EMBED = re.compile(r"\(@\w+\)\s+\p{L}+\.? \d{1,2}, \d{4}$|pic\.twitter\.com/\w+
 _PAREN_LINE = re.compile(r"^\([^()]+\)$")
 
 
+# --- cheap exact pre-checks ------------------------------------------------------------------
+# Most lines are article prose that no rule removes, and the searches above scan the whole
+# line. Each rule first asks whether the literal text it cannot match without is there at all:
+# a plain substring test on the lower-cased line. The patterns match case-insensitively with
+# simple case folding, under which an ASCII letter also matches exactly these characters
+# whose lower case is not that letter: "İ" (U+0130, i) and "ſ" (U+017F, s). A line holding
+# either skips the pre-checks (tests/test_extract.py re-derives this set and compares every
+# rule with its plain regex on real and generated lines).
+_FOLD_EXCEPTIONS = ("\u0130", "\u017f")
+
+
+def _word_count(line: str) -> int:
+    """``len(line.split())`` of a stripped line. A printable line holds no whitespace but " "
+    (str.isprintable excludes every separator and control character but the ASCII space), so
+    without a double space its words are its spaces plus one."""
+    if line.isprintable() and "  " not in line:
+        return line.count(" ") + 1 if line else 0
+    return len(line.split())
+
+
+def _lowered(line: str) -> str | None:
+    """``line.lower()`` when substring tests on it decide case-insensitive literal matches."""
+    if "\u0130" in line or "\u017f" in line:
+        return None
+    return line.lower()
+
+
+# Literal openings of the _WIDGET alternatives (one of them must start the line, except for the
+# "all rights reserved" alternative and an opening digit).
+_WIDGET_OPENINGS = (
+    "listen", "fact", "verify the accuracy of this article", "see what people are ",
+    "share", "tweet", "email", "print", "copy link", "save", "read ", "see ", "related ", "more ",
+    "recommended", "ad", "sponsored", "sign up", "subscribe", "follow us on", "like us on",
+    "click here", "tap here", "copyright ", "©", "photo ", "image ", "video ", "download ", "get ",
+    "updated", "published", "posted", "last updated", "what's the story", "what’s the story",
+    "key points", "in brief", "highlights", "top stories", "now playing",
+    "media playback is unsupported", "newsletter sign", "update", "correction", "clarification",
+    "editor's note", "editor’s note", "this ", "[",
+)  # fmt: skip
+_LISTING_OPENINGS = ("related ", "most ")
+# One of these is in every line _PROMOTION finds (a search over the whole line, unlike the
+# anchored _RELATED_HEADER: worth a pre-check).
+_PROMOTION_WORDS = (
+    "subscribe", "newsletter", "sign up", "signup", "in to", "follow ", "share ", "like this ",
+    "download ", "get the ", "delivered ", "in your inbox", "all rights reserved", "copyright",
+    "©", "abonn", "suscr", "inscreva", "assine", "iscriviti", "folgen sie", "guenos", "siga-nos",
+    "jetzt anmelden", "unterst", "hazte miembro", "anzeige", "werbung", "nicht eingeloggt",
+    "affiliate", "click here",
+)  # fmt: skip
+# A plain substring search for any of them (stdlib re: literals only, no case folding).
+_PROMOTION_WORD = stdlib_re.compile("|".join(map(stdlib_re.escape, _PROMOTION_WORDS)))
+_CAPTION_AGENCIES = (
+    "ap:", "getty", "reuters", "epa", "afp", "splash news", "rex features", "barcroft media",
+    "alamy", "shutterstock", "pa",
+)  # fmt: skip
+_CREDIT_WORDS = ("@", "contributed", "ing by")
+# Per _BIO_CUES entry: words one of which is in every line the cue finds.
+_BIO_WORDS = (
+    ("journalist", "reporter", "correspondent", "writer", "editor", "columnist", "author"),
+    ("experience",),
+    ("graduate", "degree", "university", "alumn"),
+    ("cover",),
+    ("work",),
+    ("based",),
+    ("follow", "@"),
+)
+_BYLINE_OPENINGS = ("by", "written", "reporting", "edited", "story")
+
+
+def _widget(line: str, low: str | None) -> bool:
+    """is_widget of a stripped line; ``low`` is ``_lowered(line)``."""
+    first = line[:1]
+    if low is None or not first.isascii() or first.isdigit():  # "\d+ min listen": any digit
+        maybe_widget = maybe_listing = True
+    else:
+        maybe_widget = low.startswith(_WIDGET_OPENINGS) or "all rights reserved" in low
+        maybe_listing = low.startswith(_LISTING_OPENINGS)
+    if (maybe_widget and _WIDGET.match(line)) or (maybe_listing and _LISTING.match(line)):
+        return True
+    if len(line) > MAX_FURNITURE_CHARS:
+        return False
+    if _RELATED_HEADER.match(line):  # anchored: cheap
+        return True
+    if low is not None and not _PROMOTION_WORD.search(low):
+        return False
+    return bool(_PROMOTION.search(line))
+
+
+def _caption(line: str, n_words: int, low: str | None) -> bool:
+    """is_caption of a stripped line of ``n_words`` words."""
+    if n_words > 80:
+        return False
+    if low is not None and not (
+        line.endswith(")") or "©" in line or "photographer:" in low or low.startswith(_CAPTION_AGENCIES)
+    ):
+        return False
+    return bool(_CAPTION.search(line))
+
+
+def _credit(line: str, n_words: int, low: str | None) -> bool:
+    """is_credit of a stripped line of ``n_words`` words."""
+    if n_words > 40:
+        return False
+    if low is not None and line[:1] not in "—–-" and not any(word in low for word in _CREDIT_WORDS):
+        return False
+    return bool(_CREDIT.search(line))
+
+
+def _byline(line: str, n_words: int, low: str | None) -> bool:
+    """is_byline of a stripped line of ``n_words`` words."""
+    if (low is None or low.startswith(_BYLINE_OPENINGS)) and _BYLINE.match(line) and n_words <= 12:
+        return True
+    # A role is at most three words ("senior staff writer").
+    return n_words <= 3 and bool(_ROLE.match(line))
+
+
+def _bio(line: str, n_words: int, low: str | None) -> bool:
+    """is_bio of a line of ``n_words`` words."""
+    if n_words > 90:
+        return False
+    if low is not None:
+        # Three of the seven cues are needed: five cues without any of their words (_BIO_WORDS,
+        # written out, the cheapest first: this runs on every line) rule a bio out.
+        absent = (
+            ("experience" not in low)
+            + ("cover" not in low)
+            + ("work" not in low)
+            + ("based" not in low)
+            + ("follow" not in low and "@" not in low)
+        )
+        if absent == 5:
+            return False
+        absent += (
+            "graduate" not in low and "degree" not in low and "university" not in low and "alumn" not in low
+        )
+        if absent == 5:
+            return False
+        absent += (
+            "journalist" not in low
+            and "reporter" not in low
+            and "correspondent" not in low
+            and "writer" not in low
+            and "editor" not in low
+            and "columnist" not in low
+            and "author" not in low
+        )
+        if absent >= 5:
+            return False
+    return sum(1 for cue in _BIO_CUES if cue.search(line)) >= 3
+
+
+def _heading(line: str, n_words: int, max_words: int) -> bool:
+    """is_heading of a stripped line of ``n_words`` words."""
+    return (
+        bool(line)
+        and n_words <= max_words
+        and not _TERMINAL.search(line)
+        and not _EMBED.search(line)
+        and not (_PAREN_LINE.match(line) and not _CAPTION.search(line))
+    )
+
+
 def is_widget(line: str) -> bool:
     """Page furniture: listen/share/fact-check widgets, link headers, calls to action."""
     line = line.strip()
-    if _WIDGET.match(line) or _LISTING.match(line):
-        return True
-    return len(line) <= MAX_FURNITURE_CHARS and bool(_RELATED_HEADER.match(line) or _PROMOTION.search(line))
+    return _widget(line, _lowered(line))
 
 
 MAX_LINK_WORDS = 25
@@ -140,30 +301,42 @@ _GALLERY_WORDS = 5
 
 
 def _gallery_prefix(line: str) -> str | None:
-    words = line.split()
+    return _gallery_prefix_of(line.split())
+
+
+def _gallery_prefix_of(words: list[str]) -> str | None:
     return " ".join(words[:_GALLERY_WORDS]) if len(words) > _GALLERY_WORDS + 3 else None
 
 
-def _gallery_prefixes(lines: list[str]) -> set[str]:
+def _gallery_prefixes(lines: list[str], words_of: list[list[str]] | None = None) -> set[str]:
     """Opening words shared by three or more lines that go on differently: a gallery's caption
-    run. Lines that also go on alike are one sentence repeated (caption and body), not a gallery."""
+    run. Lines that also go on alike are one sentence repeated (caption and body), not a gallery.
+    ``words_of`` holds each line's ``split()`` when the caller already has it (its first ten
+    words are enough: ``split(None, 10)``)."""
+    if words_of is None:
+        words_of = [line.split() for line in lines]
+    prefixes = [_gallery_prefix_of(words) for words in words_of]
+    # Only an opening shared by three lines can have three endings: most texts have none.
+    shared = {prefix for prefix, n in Counter(prefixes).items() if n >= 3 and prefix is not None}
+    if not shared:
+        return set()
     endings: dict[str, set[str]] = {}
-    for line in lines:
-        if (prefix := _gallery_prefix(line)) is not None:
-            endings.setdefault(prefix, set()).add(" ".join(line.split()[_GALLERY_WORDS : 2 * _GALLERY_WORDS]))
+    for prefix, words in zip(prefixes, words_of, strict=True):
+        if prefix in shared:
+            endings.setdefault(prefix, set()).add(" ".join(words[_GALLERY_WORDS : 2 * _GALLERY_WORDS]))
     return {prefix for prefix, ends in endings.items() if len(ends) >= 3}
 
 
 def is_caption(line: str) -> bool:
     """A photo caption or credit: an agency name opening it or a credit closing it."""
     line = line.strip()
-    return len(line.split()) <= 80 and bool(_CAPTION.search(line))
+    return _caption(line, _word_count(line), _lowered(line))
 
 
 def is_credit(line: str) -> bool:
     """Contributor, reporting/editing credit or contact line."""
     line = line.strip()
-    return len(line.split()) <= 40 and bool(_CREDIT.search(line))
+    return _credit(line, _word_count(line), _lowered(line))
 
 
 def _same_words(a: str, b: str) -> bool:
@@ -176,27 +349,19 @@ def is_comments_start(line: str) -> bool:
 
 def is_byline(line: str) -> bool:
     line = line.strip()
-    return bool(_BYLINE.match(line) and len(line.split()) <= 12) or bool(_ROLE.match(line))
+    return _byline(line, _word_count(line), _lowered(line))
 
 
 def is_bio(line: str) -> bool:
     """An author biography: several bio cues in one paragraph of modest length."""
-    if len(line.split()) > 90:
-        return False
-    return sum(1 for cue in _BIO_CUES if cue.search(line)) >= 3
+    return _bio(line, _word_count(line.strip()), _lowered(line))
 
 
 def is_heading(line: str, max_words: int = 14) -> bool:
     """A short line with no sentence-ending punctuation: a headline, section heading or
     caption label, not body prose."""
     line = line.strip()
-    return (
-        bool(line)
-        and len(line.split()) <= max_words
-        and not _TERMINAL.search(line)
-        and not _EMBED.search(line)
-        and not (_PAREN_LINE.match(line) and not _CAPTION.search(line))
-    )
+    return _heading(line, _word_count(line), max_words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,63 +384,82 @@ def clean_lines(lines: list[str], *, plain_text: bool, known_title: str | None =
     """
     dropped: list[tuple[str, str]] = []
 
-    # 1. The comment thread: cut at its opening line (only once some body precedes it).
-    for i, line in enumerate(lines):
-        if i > 0 and is_comments_start(line):
+    # Every rule reads a line stripped, its word count and its lower case: once per line.
+    stripped = [line.strip() for line in lines]
+    word_counts = [_word_count(line) for line in stripped]
+
+    # 1. The comment thread: cut at its opening line (only once some body precedes it). The
+    # opening line is at most six words ("123 join the conversation (45) :").
+    for i, line in enumerate(stripped):
+        if i > 0 and word_counts[i] <= 6 and _COMMENTS_START.match(line):
             dropped.extend(("comments", rest) for rest in lines[i:])
-            lines = lines[:i]
+            lines, stripped, word_counts = lines[:i], stripped[:i], word_counts[:i]
             break
+    lowered = [_lowered(line) for line in stripped]
 
     # 2. Lines repeated three or more times are templates or spam, not prose; so are runs of
     # lines opening with the same words (photo galleries: "Photos: <gallery title> <caption>").
     counts = Counter(lines)
-    galleries = _gallery_prefixes(lines) if plain_text else set()
-    kept: list[str] = []
+    # The first ten words (and the rest, unsplit) are all the gallery rule reads, and only of
+    # lines of more than eight words.
+    heads = (
+        [
+            line.split(None, 2 * _GALLERY_WORDS) if n > _GALLERY_WORDS + 3 else []
+            for line, n in zip(stripped, word_counts, strict=True)
+        ]
+        if plain_text
+        else []
+    )
+    galleries = _gallery_prefixes(lines, heads) if plain_text else set()
+    kept: list[int] = []
     in_links = False
     for i, line in enumerate(lines):
+        s, n_words, low = stripped[i], word_counts[i], lowered[i]
         # After a bare "Read more:" header, the short lines that follow are links to other stories.
-        in_links = in_links and len(line.split()) <= MAX_LINK_WORDS
-        if plain_text and counts[line] >= 3 and len(line.split()) < 40:
+        in_links = in_links and n_words <= MAX_LINK_WORDS
+        if plain_text and counts[line] >= 3 and n_words < 40:
             dropped.append(("repeated", line))
-        elif galleries and _gallery_prefix(line) in galleries:
+        elif galleries and _gallery_prefix_of(heads[i]) in galleries:
             dropped.append(("gallery", line))
         elif plain_text and in_links:
             dropped.append(("links", line))
-        elif is_widget(line):
+        elif _widget(s, low):
             dropped.append(("widget", line))
-            in_links = plain_text and i > 0 and bool(_LINKS_HEADER.match(line.strip()))
-        elif plain_text and is_caption(line):
+            in_links = plain_text and i > 0 and bool(_LINKS_HEADER.match(s))
+        elif plain_text and _caption(s, n_words, low):
             dropped.append(("caption", line))
-        elif plain_text and is_credit(line):
+        elif plain_text and _credit(s, n_words, low):
             dropped.append(("credit", line))
         else:
-            kept.append(line)
+            kept.append(i)
 
     # 3. The title: a headline among the first lines, before any prose paragraph is read as one.
     title = None
     if known_title:
-        for i, line in enumerate(kept[:3]):
-            if len(line) > 10 and _same_words(line, known_title):
-                dropped.append(("title", line))
-                del kept[i]
+        for k, i in enumerate(kept[:3]):
+            if len(lines[i]) > 10 and _same_words(lines[i], known_title):
+                dropped.append(("title", lines[i]))
+                del kept[k]
                 break
     elif plain_text:
-        for i, line in enumerate(kept[:3]):
-            if is_heading(line, max_words=25) and not is_byline(line):
-                title = line
-                dropped.append(("title", line))
-                del kept[i]
+        for k, i in enumerate(kept[:3]):
+            n_words = word_counts[i]
+            if _heading(stripped[i], n_words, 25) and not _byline(stripped[i], n_words, lowered[i]):
+                title = lines[i]
+                dropped.append(("title", title))
+                del kept[k]
                 break
 
     # 4. Bylines, author roles, bios and headings. Above the first prose paragraph, longer
     # unpunctuated lines are standfirsts and kickers that restate the headline.
     body: list[str] = []
-    for line in kept:
-        if is_byline(line):
+    for i in kept:
+        line, s, n_words, low = lines[i], stripped[i], word_counts[i], lowered[i]
+        if _byline(s, n_words, low):
             dropped.append(("byline", line))
-        elif is_bio(line):
+        elif _bio(line, n_words, low):
             dropped.append(("bio", line))
-        elif plain_text and is_heading(line, max_words=30 if not body else 14):
+        elif plain_text and _heading(s, n_words, 30 if not body else 14):
             dropped.append(("heading", line))
         else:
             body.append(line)

@@ -23,5 +23,6 @@ def clean_plain_text(text: str, *, markdown: bool = False) -> CleanedText:
     """Title and clean body of a plain-text article."""
     if markdown:
         text = strip_markdown(text)
-    lines = [line for line in normalize(text).splitlines() if line.strip()]
+    # normalize() joins stripped lines with "\n": its non-empty lines, without a second pass.
+    lines = [line for line in normalize(text).split("\n") if line]
     return clean_lines(lines, plain_text=True)
