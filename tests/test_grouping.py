@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from datasketch import LeanMinHash, MinHashLSH
+from scipy import sparse
 
-from dedup.candidates import candidate_pairs
-from dedup.cluster import cut_dendrogram
-from dedup.config import LSHView, MinHashOptions
-from dedup.fingerprint import minhash_signatures
+from dedup import verify as verify_module
+from dedup.candidates import CandidatePairs, bucket_pairs, candidate_pairs, find_candidates, size_cap
+from dedup.cluster import cluster_stories, cut_dendrogram, split_component
+from dedup.config import LSHView, MinHashOptions, PipelineOptions
+from dedup.fingerprint import minhash_signatures, set_jaccard
+from dedup.text import word_ngrams
+from dedup.verify import Verifier, shingle_jaccards, tfidf_matrix
+from dedup.weights import TermWeights
 
 
 def test_numpy_banding_proposes_what_datasketch_lsh_proposes() -> None:
@@ -47,3 +53,259 @@ def test_a_single_document_joins_on_the_threshold_alone() -> None:
     sim[:3, :3] = 0.6
     np.fill_diagonal(sim, 1.0)
     assert sorted(sorted(g) for g in cut_dendrogram(sim, 0.1, 0.5)) == [[0, 1, 2, 3]]
+
+
+# --- candidates as arrays ---------------------------------------------------------------------
+
+
+def _random_sets(seed: int, n: int, vocabulary: int = 60, size: int = 8) -> list[set[str]]:
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(vocabulary)]
+    return [set(rng.choice(words, size, replace=False).tolist()) for _ in range(n)]
+
+
+def test_find_candidates_returns_sorted_arrays_with_view_masks() -> None:
+    options = MinHashOptions()
+    a = minhash_signatures(_random_sets(1, 70), options)
+    b = minhash_signatures(_random_sets(2, 70), options)
+    views = (
+        LSHView(name="a", kind="keywords", bands=128, rows=1),
+        LSHView(name="b", kind="keywords", bands=32, rows=4),
+    )
+    found = find_candidates({"a": a, "b": b}, views, options)
+    assert found.pairs.dtype == np.int64 and found.pairs.shape == (len(found), 2)
+    assert np.all(found.pairs[:, 0] < found.pairs[:, 1])
+    codes = found.pairs[:, 0] * found.n_docs + found.pairs[:, 1]
+    assert np.all(np.diff(codes) > 0)  # sorted, unique
+    for view, signatures in (("a", a), ("b", b)):
+        alone = find_candidates({view: signatures}, tuple(v for v in views if v.name == view), options)
+        assert set(map(tuple, found.pairs[found.mask(view)].tolist())) == set(
+            map(tuple, alone.pairs.tolist())
+        )
+    # The dict form (what the engines used) is the same pairs with the same view names.
+    assert found.to_dict() == candidate_pairs({"a": a, "b": b}, views, options)
+    assert CandidatePairs.from_dict(found.n_docs, found.to_dict()).to_dict() == found.to_dict()
+
+
+def test_candidate_pairs_select_and_relabel() -> None:
+    pairs = np.array([[0, 3], [1, 2], [2, 5], [4, 5]])
+    found = CandidatePairs.from_pairs(6, pairs[::-1, ::-1], ("v",))  # any order, either way round
+    assert found.pairs.tolist() == pairs.tolist()
+    new = found.select(found.pairs[:, 1] >= 3)
+    assert new.pairs.tolist() == [[0, 3], [2, 5], [4, 5]]
+    near = np.array([0, 2, 3, 4, 5])
+    mapping = np.full(6, -1)
+    mapping[near] = np.arange(len(near))
+    local = new.relabel(mapping, len(near))
+    assert local.n_docs == 5 and local.pairs.tolist() == [[0, 2], [1, 4], [3, 4]]
+    backwards = new.relabel(np.array([5, 4, 3, 2, 1, 0]), 6)  # order and i < j restored
+    assert backwards.pairs.tolist() == [[0, 1], [0, 3], [2, 5]]
+
+
+def test_band_pair_budget_skips_the_largest_buckets_first() -> None:
+    # One band: buckets of sizes 2, 3 and 10 (1, 3 and 45 pairs).
+    values = np.array([1] * 2 + [2] * 3 + [3] * 10 + [4, 5], dtype=np.uint32)[:, None]
+    assert len(bucket_pairs(values, 1, 1, max_bucket=1000)) == 49
+    assert size_cap(np.array([2, 3, 10, 1, 1]), 1000, 10) == 9
+    assert len(bucket_pairs(values, 1, 1, max_bucket=1000, max_band_pairs=10)) == 4
+    assert len(bucket_pairs(values, 1, 1, max_bucket=1000, max_band_pairs=3)) == 1
+    assert len(bucket_pairs(values, 1, 1, max_bucket=5)) == 4
+
+
+# --- the verifier -----------------------------------------------------------------------------
+
+
+def _reference_tfidf(token_lists, weights, vocabulary):  # the scipy formulation verify.py replaced
+    rows = np.repeat(np.arange(len(token_lists)), [len(toks) for toks in token_lists])
+    cols = np.fromiter(
+        (vocabulary.setdefault(t, len(vocabulary)) for toks in token_lists for t in toks), np.int64, len(rows)
+    )
+    width = max(len(vocabulary), 1)
+    counts = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(token_lists), width))
+    counts.sum_duplicates()
+    idf = np.zeros(width)
+    idf[: len(vocabulary)] = [weights.idf(t) for t in vocabulary]
+    counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
+    return _reference_normalise(counts)
+
+
+def _reference_normalise(matrix):
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.diags(1.0 / norms) @ matrix
+
+
+def _reference_cosines(matrix, pairs):
+    return np.asarray(matrix[pairs[:, 0]].multiply(matrix[pairs[:, 1]]).sum(axis=1)).ravel()
+
+
+def _corpus(seed: int, n: int):
+    rng = np.random.default_rng(seed)
+    words = [f"t{i}" for i in range(200)]
+    bodies = [rng.choice(words, int(rng.integers(0, 80))).tolist() for _ in range(n)]
+    bodies[3] = list(bodies[2])  # an exact copy
+    titles = [rng.choice(words, int(rng.integers(0, 8))).tolist() for _ in range(n)]
+    days = ["2024-01-01", "2024-01-03", "2024-02-20", "2024-09-30", None, "not a date"]
+    published = [days[int(rng.integers(len(days)))] for _ in range(n)]
+    return bodies, titles, published
+
+
+def test_verifier_vectors_and_scores_are_bit_identical_to_the_scipy_formulation() -> None:
+    bodies, titles, published = _corpus(5, 60)
+    weights = TermWeights.fit(bodies, language=None)
+    options = PipelineOptions(paraphrase_model="none")
+    reference = _reference_tfidf(bodies, weights, {})
+    ours = tfidf_matrix(bodies, weights)
+    for field in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(ours, field), getattr(reference, field))
+    vocabulary: dict[str, int] = {}
+    body = _reference_tfidf(bodies, weights, vocabulary)
+    title = _reference_tfidf(titles, weights, vocabulary)
+    body.resize((len(bodies), len(vocabulary)))
+    title.resize((len(bodies), len(vocabulary)))
+    combined = _reference_normalise(body.tocsr() + options.title_weight * title.tocsr()).tocsr()
+    verifier = Verifier(bodies, titles, published, weights, options)
+    i, j = np.triu_indices(len(bodies), 1)
+    pairs = np.stack([np.concatenate([i, j]), np.concatenate([j, i])], axis=1)  # both orders
+    apart = np.abs(verifier.days[pairs[:, 0]] - verifier.days[pairs[:, 1]])
+    expected = _reference_cosines(combined, pairs) * verifier.date_factor(apart)
+    assert np.array_equal(verifier.similarity(pairs), expected)
+    scores = verifier.scores(pairs)
+    assert np.array_equal(scores.similarity, expected)
+    assert np.array_equal(scores.body, _reference_cosines(body.tocsr(), pairs))
+    assert np.array_equal(scores.title, _reference_cosines(title.tocsr(), pairs))
+    docs = np.array([0, 2, 3, 7, 11, 40, 59])
+    rows = combined[docs]
+    factor = verifier.date_factor(np.abs(verifier.days[docs][:, None] - verifier.days[docs][None, :]))
+    assert np.array_equal(verifier.similarity_matrix(docs), (rows @ rows.T).toarray() * factor)
+    many = verifier.similarity_matrices([docs, np.array([1, 5, 6]), np.array([4])])
+    assert np.array_equal(many[0], verifier.similarity_matrix(docs))
+    assert np.array_equal(many[1], verifier.similarity_matrix(np.array([1, 5, 6])))
+    # float32 storage: the same scores to float32 precision.
+    small = Verifier(bodies, titles, published, weights, options, dtype=np.float32)
+    assert np.allclose(small.similarity(pairs), expected, rtol=1e-6, atol=1e-7)
+    assert small.nbytes < verifier.nbytes
+
+
+def test_verify_takes_array_candidates_and_keeps_the_dict_form() -> None:
+    bodies, titles, published = _corpus(9, 40)
+    weights = TermWeights.fit(bodies, language=None)
+    verifier = Verifier(bodies, titles, published, weights, PipelineOptions(paraphrase_model="none"))
+    i, j = np.triu_indices(len(bodies), 1)
+    found = CandidatePairs.from_pairs(len(bodies), np.stack([i, j], axis=1), ("keywords",))
+    edges = verifier.verify(found, bodies)
+    assert edges and edges == verifier.verify(found.to_dict(), bodies)
+    for e in edges:
+        assert e.views == ("keywords",)
+        assert e.shingle_jaccard == set_jaccard(word_ngrams(bodies[e.a], 5), word_ngrams(bodies[e.b], 5))
+
+
+def test_shingle_jaccards_are_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(2)
+    words = [f"x{i}" for i in range(30)]
+    texts = [rng.choice(words, int(rng.integers(0, 40))).tolist() for _ in range(40)]
+    texts[1] = list(texts[0])
+    texts[2] = [*texts[0][:20], "new", *texts[0][20:]]
+    texts[5] = ["a", "b"]  # shorter than a 5-gram: its words
+    texts[6] = ["b", "a", "b"]
+    texts[7] = []
+    texts[8] = []
+    pairs = np.array([(a, b) for a in range(len(texts)) for b in range(len(texts)) if a != b])
+    expected = [set_jaccard(word_ngrams(texts[a], 5), word_ngrams(texts[b], 5)) for a, b in pairs.tolist()]
+    assert shingle_jaccards(texts, pairs).tolist() == expected
+    # Every hash equal (collisions everywhere): the exact fallback gives the same values.
+    monkeypatch.setattr(verify_module, "_mix", lambda x: x.__imul__(0))
+    assert shingle_jaccards(texts, pairs).tolist() == expected
+    # Small blocks: documents read block by block, components kept whole where they fit.
+    monkeypatch.setattr(verify_module, "SHINGLE_BLOCK_DOCS", 3)
+    assert shingle_jaccards(texts, pairs[:50]).tolist() == expected[:50]
+
+
+# --- clustering of oversized components -------------------------------------------------------
+
+
+def _blocks_similarity(block: np.ndarray, inside: float, bridge: float):
+    def similarity_matrix(docs: np.ndarray) -> np.ndarray:
+        same = block[docs][:, None] == block[docs][None, :]
+        return np.where(same, inside, bridge)
+
+    return similarity_matrix
+
+
+def test_an_oversized_component_is_split_on_its_weakest_links_then_cut() -> None:
+    # Three tight stories of 10 documents, chained by two weak bridges: one component of 30.
+    block = np.repeat(np.arange(3), 10)
+    links, sims = [], []
+    for b in range(3):
+        for i in range(10):
+            for j in range(i + 1, 10):
+                links.append((10 * b + i, 10 * b + j))
+                sims.append(0.8)
+    links += [(9, 10), (19, 20)]
+    sims += [0.3, 0.3]
+    similarity_matrix = _blocks_similarity(block, 0.8, 0.3)
+    expected = [list(range(0, 10)), list(range(10, 20)), list(range(20, 30))]
+    # Average linkage alone would keep the bridges' stories apart too; the split must not need it.
+    parts = split_component(np.array(links), np.array(sims), 30, 12)
+    assert [p.tolist() for p in parts] == expected
+    got = cluster_stories(30, links, 0.09, 0.5, similarity_matrix, np.array(sims), max_component=12)
+    assert got == expected
+    # Without similarities they are read from the similarity matrix: the same split.
+    assert cluster_stories(30, links, 0.09, 0.5, similarity_matrix, max_component=12) == expected
+
+
+def test_a_giant_chain_is_split_deterministically_into_parts_that_fit() -> None:
+    rng = np.random.default_rng(4)
+    n = 300
+    links = np.stack([np.arange(n - 1), np.arange(1, n)], axis=1)
+    sims = rng.choice([0.2, 0.4, 0.6, 0.9], n - 1)  # ties on purpose
+    parts = split_component(links, sims, n, 40)
+    assert all(len(p) <= 40 for p in parts)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(n))
+    shuffled = rng.permutation(n - 1)
+    again = split_component(links[shuffled][:, ::-1], sims[shuffled], n, 40)
+    assert [p.tolist() for p in parts] == [p.tolist() for p in again]
+    # Each part is a component at the loosest level where it fits: raising the threshold to the
+    # next level would split no part that is connected and fits already.
+    for p in parts:
+        inside = np.isin(links[:, 0], p) & np.isin(links[:, 1], p)
+        assert inside.sum() == len(p) - 1  # a chain's part is connected
+    # Clustering never returns a story larger than the cap.
+    stories = cluster_stories(
+        n, links, 0.09, 0.5, lambda docs: np.full((len(docs), len(docs)), 0.5), sims, max_component=40
+    )
+    assert max(map(len, stories)) <= 40 and sorted(d for s in stories for d in s) == list(range(n))
+
+
+def test_small_components_scored_together_give_the_same_stories() -> None:
+    bodies, titles, published = _corpus(11, 80)
+    weights = TermWeights.fit(bodies, language=None)
+    verifier = Verifier(bodies, titles, published, weights, PipelineOptions(paraphrase_model="none"))
+    i, j = np.triu_indices(len(bodies), 1)
+    pairs = np.stack([i, j], axis=1)
+    sims = verifier.similarity(pairs)
+    links = pairs[sims >= 0.3]
+    one_by_one = cluster_stories(len(bodies), links, 0.3, 0.5, verifier.similarity_matrix)
+    together = cluster_stories(
+        len(bodies),
+        links,
+        0.3,
+        0.5,
+        verifier.similarity_matrix,
+        sims[sims >= 0.3],
+        verifier.similarity_matrices,
+    )
+    assert together == one_by_one
+    assert one_by_one == sorted(sorted(s) for s in one_by_one)
+
+
+def test_shingle_jaccards_of_a_component_larger_than_a_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(8)
+    words = [f"y{i}" for i in range(12)]
+    texts = [rng.choice(words, int(rng.integers(3, 30))).tolist() for _ in range(25)]
+    chain = np.stack([np.arange(24), np.arange(1, 25)], axis=1)  # one component of 25
+    pairs = np.concatenate([chain, np.array([[0, 24], [3, 17]])])
+    expected = [set_jaccard(word_ngrams(texts[a], 5), word_ngrams(texts[b], 5)) for a, b in pairs.tolist()]
+    monkeypatch.setattr(verify_module, "SHINGLE_BLOCK_DOCS", 6)
+    monkeypatch.setattr(verify_module, "_ENTRY_BITS", 3)  # and the argsort path for big blocks
+    assert shingle_jaccards(texts, pairs).tolist() == expected
