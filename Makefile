@@ -11,10 +11,18 @@ AIRFLOW_STAMP   := $(AIRFLOW_VENV)/.installed
 
 .PHONY: run test lint clean
 
+# The semantic extra (paraphrase check on sentence additions) needs PyTorch. Its CPU build is
+# installed first and pinned: asked for by range (as sentence-transformers does), pip would
+# take a CUDA build of several GB. With it in place, the extra's range installs nothing more.
+# (This pin takes the CPU wheel that lies on this kind of machine; elsewhere install a CPU
+# build of torch into the venv first.)
+TORCH_VERSION ?= 2.13.0
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark,semantic]'
 	touch $(STAMP)
 
 $(AIRFLOW_STAMP):

@@ -4,8 +4,11 @@ record what each variant adds, and compose one text with all additions in place.
 Alignment is IDF-weighted containment over light-stemmed content words: a variant sentence
 aligns with the canonical sentence (or pair of adjacent sentences, for merged/split sentences)
 that holds most of its distinctive words. Rewording keeps names, numbers and rare words, so
-it survives paraphrase; what finds no counterpart is a sentence addition, and facts inside
-aligned sentences that the canonical never states are fact additions.
+it survives paraphrase; what finds no counterpart is a candidate sentence addition. A
+candidate that states no new number, date or name gets a semantic second opinion when a
+paraphrase model is configured (dedup/paraphrase.py): if its meaning is that of a canonical
+sentence, it is a paraphrase, aligned with that sentence. Facts inside aligned sentences that
+the canonical never states are fact additions.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from scipy import sparse
 from dedup.config import PipelineOptions
 from dedup.extract.boilerplate import is_heading
 from dedup.facts import Fact, extract_facts
+from dedup.paraphrase import NONE, CanonicalEmbeddings, encoder
 from dedup.records import Addition, ComposedAddition, Document, Member, Story
 from dedup.text import content_tokens, split_sentences, tokens
 from dedup.weights import TermWeights
@@ -159,6 +163,7 @@ class StoryAligner:
         self._window_offsets = np.concatenate([[0], np.cumsum([max(n - 1, 0) for n in sizes])]).astype(int)
         self._shared = self._merged = None
         self._stated: dict[int, tuple[dict[str, set[str]], set[str]]] = {}
+        self._embedded: dict[tuple[str, int], CanonicalEmbeddings] = {}
         if 0 < self._offsets[-1] <= MAX_STORY_SENTENCES_DENSE:
             weighted_all = sparse.vstack(self.weighted).tocsr()
             self._shared = (weighted_all @ sparse.vstack(self.present).T).toarray()
@@ -194,6 +199,19 @@ class StoryAligner:
                     keys[fact.kind].add(fact.key)
             self._stated[c] = (keys, {t for s in self.tables[c].sentences for t in tokens(s)})
         return self._stated[c]
+
+    def paraphrases(
+        self, v: int, c: int, sentences: Sequence[int], model: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best cosine of each of v's ``sentences`` with a sentence of c, and which; c's
+        embeddings are computed once per story."""
+        if not sentences:
+            return np.zeros(0), np.zeros(0, dtype=int)
+        embedder = encoder(model)
+        if (model, c) not in self._embedded:
+            self._embedded[model, c] = CanonicalEmbeddings.of(self.tables[c].sentences, embedder)
+        texts = [self.tables[v].sentences[s] for s in sentences]
+        return self._embedded[model, c].best(embedder.encode(texts))
 
     def coverage(self, v: int, c: int, threshold: float) -> float:
         """Share of v's distinctive-word mass in sentences that align with c."""
@@ -276,28 +294,92 @@ class VariantAlignment:
     placed_sentences: list[tuple[int, int]]
 
 
+# Fact kinds that make a candidate sentence an addition whatever its wording: a number, a date,
+# a name or a quote the canonical never states is news. Additions from another outlet of the same
+# story are close in meaning to the canonical (same people, same event) and mostly carry one.
+NEW_FACT_KINDS = frozenset({"number", "date", "entity", "quote"})
+
+
+def candidate_additions(
+    v: int, c: int, aligner: StoryAligner, options: PipelineOptions, scores: np.ndarray | None = None
+) -> list[int]:
+    """Sentences of v the lexical aligner finds no counterpart for in c (``scores``: the
+    alignment of v with c, if already computed), long enough to report, not headings and not
+    restating c's words elsewhere."""
+    if scores is None:
+        scores, _ = aligner.align(v, c)
+    return [
+        s
+        for s, sentence in enumerate(aligner.tables[v].sentences)
+        if scores[s] < options.align_threshold
+        and len(sentence.split()) >= options.min_addition_words
+        and not is_heading(sentence)  # subheadings of HTML pages are structure, not news
+        and aligner.doc_containment(v, s, c) < RESTATED_CONTAINMENT
+    ]
+
+
+def paraphrase_scores(
+    v: int, c: int, aligner: StoryAligner, candidates: Sequence[int], options: PipelineOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate sentence of v: its best cosine with a sentence of c, and which.
+
+    -1 (never a paraphrase, never embedded) for a candidate that states a new number, date,
+    name or quote, and for every candidate of a variant that is not a rewrite of c: one with
+    less than ``paraphrase_min_coverage`` of its word mass aligned with c is an independent
+    report of the story (seed 003), whose every sentence is close in topic to c."""
+    scores, follows = np.full(len(candidates), -1.0), np.full(len(candidates), -1)
+    if (
+        not candidates
+        or options.paraphrase_model == NONE
+        or aligner.coverage(v, c, options.align_threshold) < options.paraphrase_min_coverage
+    ):
+        return scores, follows
+    keys, stated_tokens = aligner.stated(c)
+    judged = [
+        k
+        for k, s in enumerate(candidates)
+        if not any(
+            fact.kind in NEW_FACT_KINDS and not _fact_is_stated(fact, keys, stated_tokens)
+            for fact in extract_facts(aligner.tables[v].sentences[s])
+        )
+    ]
+    if judged:
+        found = aligner.paraphrases(v, c, [candidates[k] for k in judged], options.paraphrase_model)
+        scores[judged], follows[judged] = found
+    return scores, follows
+
+
 def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOptions) -> VariantAlignment:
-    """What variant v says that canonical c does not, in the variant's reading order."""
+    """What variant v says that canonical c does not, in the variant's reading order.
+
+    A sentence is an addition when the lexical aligner finds no counterpart for it and, with
+    a paraphrase model, it states a new fact, or v is not a rewrite of c, or its meaning is
+    not that of a canonical sentence either; a paraphrase counts as aligned with the sentence
+    it restates."""
     variant = aligner.tables[v]
     scores, best = aligner.align(v, c)
+    aligned = scores >= options.align_threshold
+    candidates = candidate_additions(v, c, aligner, options, scores)
+    if candidates and options.paraphrase_model != NONE:
+        similarity, follows = paraphrase_scores(v, c, aligner, candidates, options)
+        best = best.copy()
+        for s, cosine, i in zip(candidates, similarity, follows, strict=True):
+            if cosine >= options.paraphrase_threshold:
+                aligned[s], best[s] = True, i
+        candidates = [s for s in candidates if not aligned[s]]
     canonical_keys, canonical_tokens = aligner.stated(c)
     canonical_sentences = set(aligner.tables[c].sentences)
 
     additions: list[Addition] = []
     placed: list[tuple[int, int]] = []
     anchor = -1
+    is_candidate = set(candidates)
     for s, sentence in enumerate(variant.sentences):
-        aligned = scores[s] >= options.align_threshold
-        if (
-            not aligned
-            and len(sentence.split()) >= options.min_addition_words
-            and not is_heading(sentence)  # subheadings of HTML pages are structure, not news
-            and aligner.doc_containment(v, s, c) < RESTATED_CONTAINMENT
-        ):
+        if s in is_candidate:
             additions.append(Addition("sentence", sentence, sentence))
             placed.append((s, int(best[s]) if scores[s] >= PLACEMENT_CONTAINMENT else anchor))
             continue
-        if aligned:
+        if aligned[s]:
             anchor = int(best[s])
         if sentence in canonical_sentences:
             continue  # copied word for word: every fact in it is stated (most wire reprints)

