@@ -2,20 +2,23 @@
 
 It only orchestrates, like the local engine, and calls the same stage functions:
 
-- per-document work (read, extract, tokens, keyword sets, MinHash signatures) runs inside
-  Arrow UDFs (``mapInArrow``) on the executors;
-- corpus document frequencies are a Spark aggregate, turned into ``TermWeights`` on the
-  driver and broadcast;
+- per-document work (read, extract, content words, keyword sets, MinHash signatures) runs
+  inside Arrow UDFs (``mapInArrow``) on the executors; content words are computed once and
+  travel with the documents;
+- corpus document frequencies and the corpus term order are one Spark aggregate, turned into
+  ``TermWeights`` on the driver and broadcast (``CorpusTerms``);
 - banding, candidate pairs and connected components (large-star/small-star) are DataFrame
   operations, so no step ever holds the corpus in one place;
-- verification scores a batch of candidate pairs with a ``Verifier`` over the batch's
-  documents (a pair's score depends only on its two documents and the global IDF);
+- verification splits the candidate pairs into groups (a hash of doc_a, one group per core by
+  default); each group's documents are shuffled to it once, sorted ahead of its pairs, and ONE
+  ``Verifier`` over them scores all of the group's pairs as they stream past;
 - clustering and canonicalisation run the local engine's code over groups of whole
   connected components (cogrouped ``applyInArrow``), each group emitting its slice of the
   documents, clusters, additions and pairs tables.
 
-Documents are ordered by ``doc_id`` inside every group, as the local engine orders the
-whole batch, so both engines give the same stories, canonicals and additions.
+Documents are ordered by ``doc_id`` inside every group, as the local engine orders the whole
+batch, and every Verifier numbers its terms in the corpus order (``primed_verifier``), so both
+engines give the same stories, canonicals and additions, and the same similarities bit for bit.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
+from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import xxhash
 from pyspark import StorageLevel
@@ -43,7 +48,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from dedup.cluster import cluster_stories
-from dedup.config import PipelineOptions
+from dedup.config import LSHView, PipelineOptions
 from dedup.engines.local import DocumentFeatures, Grouping, StageTimer, canonicalise
 from dedup.extract import extract_document
 from dedup.fingerprint import minhash_signatures
@@ -62,6 +67,7 @@ from dedup.output import (
     story_index,
 )
 from dedup.records import OUTPUT_SCHEMAS, Document, PairEdge, Reject, SourceRecord
+from dedup.text import tokens
 from dedup.verify import Verifier
 from dedup.weights import TermWeights
 
@@ -69,6 +75,17 @@ DEFAULT_MASTER = "local[*]"
 # Documents per clustering group: whole components are hashed into groups of about this many
 # documents, so millions of singletons do not cost one Python call each.
 DOCS_PER_GROUP = 2000
+# Candidate pairs a verification group scores per Verifier.verify call (bounds Python memory:
+# the pairs of a group stream through its one Verifier).
+PAIRS_PER_CHUNK = 200_000
+# Overrides the number of verification groups (default: one per core).
+VERIFY_GROUPS_CONF = "spark.newsdedup.verifyGroups"
+# Rows per Arrow batch sent to the Python workers, unless spark.sql.execution.arrow.maxRecordsPerBatch
+# is set: per-document stages hold a batch of documents (HTML pages can be large) in Python.
+ARROW_BATCH_ROWS = 2000
+# Driver heap for local masters (the driver is the only executor there), unless
+# spark.driver.memory is given. The Python workers' memory is outside it.
+LOCAL_DRIVER_MEMORY = "4g"
 
 _READ = pa.schema(
     [
@@ -102,14 +119,10 @@ _EXTRACTED = pa.schema(
     [(name, pa.string()) for name in _DOCUMENT_FIELDS]
     + [("reject_reason", pa.string()), ("reject_detail", pa.string())]
 )
+# Documents with their content words, space-joined (words never hold a space).
 _FEATURES = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("published", pa.string()),
-        ("body_tokens", pa.list_(pa.string())),
-        ("body_content", pa.list_(pa.string())),
-        ("title_content", pa.list_(pa.string())),
-    ]
+    [(name, pa.string()) for name in _DOCUMENT_FIELDS]
+    + [("body_content", pa.string()), ("title_content", pa.string())]
 )
 _SIGNATURES = pa.schema([("doc_id", pa.string()), ("view", pa.int32()), ("signature", pa.binary())])
 _EDGES = pa.schema(
@@ -139,21 +152,56 @@ def spark_schema(schema: pa.Schema) -> Any:
     return from_arrow_schema(schema)
 
 
-def get_session(master: str | None = DEFAULT_MASTER, app_name: str = "newsdedup") -> SparkSession:
+def local_cores(master: str) -> int:
+    """Cores of a local master: local -> 1, local[N] / local[N,F] -> N, local[*] -> all."""
+    if master == "local":
+        return 1
+    inner = master[master.index("[") + 1 : master.index("]")].split(",")[0] if "[" in master else "*"
+    return os.cpu_count() or 1 if inner == "*" else max(1, int(inner))
+
+
+def get_session(
+    master: str | None = DEFAULT_MASTER, app_name: str = "newsdedup", config: Mapping[str, str] | None = None
+) -> SparkSession:
     """The active session (under spark-submit), else a new one on ``master``.
 
-    Local masters run the Python workers with this interpreter (it has newsdedup installed)
-    and use a few shuffle partitions per core instead of Spark's cluster-sized 200.
+    Local masters run the Python workers with this interpreter (it has newsdedup installed),
+    use two shuffle partitions per core instead of Spark's cluster-sized 200, and get a
+    ``LOCAL_DRIVER_MEMORY`` heap. ``config`` entries (e.g. spark.driver.memory) win over these
+    defaults; under spark-submit its --conf settings are left alone.
     """
+    config = dict(config or {})
     builder = SparkSession.builder.appName(app_name).config("spark.ui.showConsoleProgress", "false")
     if master:
         builder = builder.master(master)
         if master.startswith("local"):
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-            builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
+            config.setdefault("spark.sql.shuffle.partitions", str(2 * local_cores(master)))
+            config.setdefault("spark.driver.memory", LOCAL_DRIVER_MEMORY)
+    for key, value in config.items():
+        builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    arrow_batch = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    if arrow_batch not in config and not spark.sparkContext.getConf().contains(arrow_batch):
+        spark.conf.set(arrow_batch, str(ARROW_BATCH_ROWS))
     return spark
+
+
+def _started_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    yield from batches  # unpickling this function imported this module and every stage
+
+
+def start_workers(spark: SparkSession) -> float:
+    """Start a Python worker on every core and import the stage modules there; returns the
+    seconds it took. Optional (the first stage pays it otherwise): the benchmark calls it to
+    show worker start-up apart from the stages. Spark stops a Python worker after a minute
+    idle, so a long JVM-only stage (candidates, connected components) makes the next Python
+    stage start its workers again."""
+    started = time.perf_counter()
+    n = spark.sparkContext.defaultParallelism
+    spark.range(n, numPartitions=n).mapInArrow(_started_batches, "id long").count()
+    return time.perf_counter() - started
 
 
 def is_uri(path: str) -> bool:
@@ -286,7 +334,8 @@ def _extract_batches(batches: Iterator[pa.RecordBatch], min_words: int) -> Itera
         yield pa.RecordBatch.from_pylist(rows, schema=_EXTRACTED)
 
 
-def extract(records: DataFrame, options: PipelineOptions) -> tuple[DataFrame, DataFrame]:
+def extract(records: DataFrame, options: PipelineOptions) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """(documents, rejects, everything extracted: persisted, for the caller to unpersist)."""
     extracted = records.mapInArrow(
         partial(_extract_batches, min_words=options.min_words), spark_schema(_EXTRACTED)
     ).persist(StorageLevel.MEMORY_AND_DISK)
@@ -294,57 +343,185 @@ def extract(records: DataFrame, options: PipelineOptions) -> tuple[DataFrame, Da
     rejects = _as_rejects(
         extracted.filter(F.col("reject_reason").isNotNull()), F.col("reject_reason"), F.col("reject_detail")
     )
-    return docs, rejects
+    return docs, rejects, extracted
 
 
 # --- fingerprint -------------------------------------------------------------------------
 
 
 def _feature_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Tokenise once, as the local engine does (DocumentFeatures)."""
+    """Every document with its content words (body and title), tokenised once by the local
+    engine's DocumentFeatures and kept space-joined: one Arrow string a document is far cheaper
+    to move and to read back in Python than a list of hundreds of strings."""
     for batch in batches:
         docs = [Document(**row) for row in batch.to_pylist()]
         features = DocumentFeatures.of(docs)
-        columns = {
-            "doc_id": [d.doc_id for d in docs],
-            "published": [d.published for d in docs],
-            "body_tokens": features.tokens,
-            "body_content": features.content,
-            "title_content": features.titles,
-        }
-        yield pa.RecordBatch.from_pydict(columns, schema=_FEATURES)
+        content = pa.array([" ".join(words) for words in features.content], pa.string())
+        titles = pa.array([" ".join(words) for words in features.titles], pa.string())
+        yield pa.RecordBatch.from_arrays(
+            [*batch.select(list(_DOCUMENT_FIELDS)).columns, content, titles], schema=_FEATURES
+        )
 
 
-def term_weights(features: DataFrame, n_documents: int) -> TermWeights:
-    """TermWeights.fit over the whole corpus: document frequencies aggregated by Spark."""
-    counts = (
-        features.select(F.explode(F.array_distinct("body_content")).alias("term")).groupBy("term").count()
+def _words(column: pa.Array | pa.ChunkedArray) -> list[list[str]]:
+    """Space-joined word lists back to lists, one string object per distinct word (as the
+    local engine interns them)."""
+    intern = sys.intern
+    return [list(map(intern, joined.split())) for joined in column.to_pylist()]
+
+
+class _TokensOf(Sequence[list[str]]):
+    """Every token of each text, tokenised when asked: only the shingles of verified pairs and
+    the relation labels read them (the local engine's TokensOnDemand, over plain texts)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [tokens(t) for t in self.texts[i]]
+        return tokens(self.texts[i])
+
+
+@dataclass(frozen=True)
+class CorpusTerms:
+    """What every Python worker needs of the whole corpus, broadcast once: the term weights
+    (``TermWeights.fit`` over all documents) and the order in which the local engine's single
+    Verifier numbers the terms (first appearance in doc_id order: body words of every document,
+    then title words).
+
+    A Verifier over a subset of documents numbers its terms in the subset's order, and the
+    cosines then add the same products in another order: the last bit of a float differs (for
+    about half of all pairs), which can flip a tie or a threshold. ``primed_verifier`` gives
+    every Verifier the corpus order, so all its floats are the local engine's, bit for bit."""
+
+    weights: TermWeights
+    order: dict[str, int]
+
+
+def term_statistics(features: DataFrame, n_documents: int) -> CorpusTerms:
+    """Document frequencies (TermWeights.fit over the corpus) and the corpus term order, as one
+    Spark aggregate over every document's distinct words. ``array_distinct`` keeps first
+    occurrences in order, so a word's first (doc_id, position) orders it as the local engine's
+    vocabulary does; Spark and Python both compare strings by code point."""
+
+    def first_seen(column: str) -> DataFrame:
+        words = F.array_distinct(F.split(column, " "))
+        exploded = features.select("doc_id", F.posexplode(words).alias("pos", "term"))
+        return exploded.filter(F.col("term") != "")
+
+    body = (
+        first_seen("body_content")
+        .groupBy("term")
+        .agg(F.count("*").alias("df"), F.min(F.struct("doc_id", "pos")).alias("body"))
     )
-    return TermWeights(Counter(dict(counts.collect())), n_documents)
+    title = first_seen("title_content").groupBy("term").agg(F.min(F.struct("doc_id", "pos")).alias("title"))
+    stats = body.join(title, "term", "full_outer").select(
+        "term",
+        "df",
+        F.col("body.doc_id").alias("body_doc"),
+        F.col("body.pos").alias("body_pos"),
+        F.col("title.doc_id").alias("title_doc"),
+        F.col("title.pos").alias("title_pos"),
+    )
+    table = stats.toArrow()
+    terms = table.column("term").to_pylist()
+    df = table.column("df").to_pylist()
+    body_doc, body_pos = table.column("body_doc").to_pylist(), table.column("body_pos").to_pylist()
+    title_doc, title_pos = table.column("title_doc").to_pylist(), table.column("title_pos").to_pylist()
+    keys = [
+        (0, body_doc[i], body_pos[i]) if body_doc[i] is not None else (1, title_doc[i], title_pos[i])
+        for i in range(len(terms))
+    ]
+    ordered = sorted(range(len(terms)), key=keys.__getitem__)
+    frequencies = Counter({terms[i]: df[i] for i in ordered if df[i] is not None})
+    return CorpusTerms(TermWeights(frequencies, n_documents), {terms[i]: r for r, i in enumerate(ordered)})
+
+
+def primed_verifier(
+    content: Sequence[Sequence[str]],
+    titles: Sequence[Sequence[str]],
+    published: Sequence[str | None],
+    corpus: CorpusTerms,
+    options: PipelineOptions,
+) -> Verifier:
+    """A Verifier whose row 0 is a priming row (every word of these documents, in corpus order,
+    so its term numbering is the corpus's) and row ``i + 1`` document ``i``. Rows are scored
+    independently (their values depend on their words and the corpus IDF only), so the primer
+    changes no other row; callers shift indices by one (``_Rebased``)."""
+    words = set(chain.from_iterable(content))
+    words.update(chain.from_iterable(titles))
+    primer = sorted(words, key=corpus.order.__getitem__)
+    return Verifier([primer, *content], [[], *titles], [None, *published], corpus.weights, options)
+
+
+class _Rebased:
+    """The similarity functions clustering and canonicalisation call, over a primed Verifier
+    (document ``i`` is its row ``i + 1``)."""
+
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+
+    def similarity(self, pairs: np.ndarray) -> np.ndarray:
+        return self.verifier.similarity(np.asarray(pairs, dtype=np.int64) + 1)
+
+    def similarity_matrix(self, docs: np.ndarray) -> np.ndarray:
+        return self.verifier.similarity_matrix(np.asarray(docs, dtype=np.int64) + 1)
 
 
 def _signature_batches(
-    batches: Iterator[pa.RecordBatch], weights: Broadcast[TermWeights], options: PipelineOptions
+    batches: Iterator[pa.RecordBatch], corpus: Broadcast[CorpusTerms], options: PipelineOptions
 ) -> Iterator[pa.RecordBatch]:
+    weights = corpus.value.weights
     for batch in batches:
-        columns = batch.to_pydict()
-        features = DocumentFeatures(columns["body_tokens"], columns["body_content"], columns["title_content"])
-        signatures = features.signatures(weights.value, options)
-        rows = [
-            {"doc_id": doc_id, "view": v, "signature": signature.tobytes()}
-            for v, view in enumerate(options.views)
-            for doc_id, signature in zip(columns["doc_id"], signatures[view.name], strict=True)
-        ]
-        yield pa.RecordBatch.from_pylist(rows, schema=_SIGNATURES)
+        ids = batch.column("doc_id").to_pylist()
+        texts = batch.column("text").to_pylist() if any(v.kind == "shingles" for v in options.views) else []
+        features = DocumentFeatures(
+            _TokensOf(texts), _words(batch.column("body_content")), _words(batch.column("title_content"))
+        )
+        signatures = features.signatures(weights, options)
+        yield pa.RecordBatch.from_pydict(
+            {
+                "doc_id": ids * len(options.views),
+                "view": [v for v in range(len(options.views)) for _ in ids],
+                "signature": [row.tobytes() for view in options.views for row in signatures[view.name]],
+            },
+            schema=_SIGNATURES,
+        )
 
 
 # --- candidates ---------------------------------------------------------------------------
 
 
-def candidate_pairs(signatures: DataFrame, options: PipelineOptions) -> DataFrame:
+def _band_caps(buckets: DataFrame, view: LSHView, n_documents: int) -> DataFrame | None:
+    """Per band, the largest bucket size kept when the view bounds each band's pairs
+    (``max_band_pairs_per_doc``): dedup.candidates.size_cap over the band's bucket sizes."""
+    per_doc = getattr(view, "max_band_pairs_per_doc", None)
+    if per_doc is None:
+        return None
+    from dedup.candidates import size_cap
+
+    histogram = buckets.groupBy("band", "size").count().collect()
+    sizes: dict[int, list[tuple[int, int]]] = {}
+    for row in histogram:
+        sizes.setdefault(row["band"], []).append((row["size"], row["count"]))
+    budget = int(per_doc * n_documents)
+    caps = [
+        (band, size_cap(np.repeat([s for s, _ in counts], [c for _, c in counts]), view.max_bucket, budget))
+        for band, counts in sizes.items()
+    ]
+    spark = buckets.sparkSession
+    return spark.createDataFrame(caps, "band int, cap int")
+
+
+def candidate_pairs(signatures: DataFrame, options: PipelineOptions, n_documents: int = 0) -> DataFrame:
     """(doc_a, doc_b, view indices) of every pair sharing a bucket in any view, as
     dedup/candidates.py: band i = hash values i*rows .. (i+1)*rows, exact equality, buckets
-    larger than the view's max_bucket skipped."""
+    larger than the view's max_bucket skipped. Each bucket's members are sorted and paired
+    with the members after them, so every pair is made once per bucket."""
     width = minhash_signatures([set()], options.minhash).dtype.itemsize
     pairs = []
     for v, view in enumerate(options.views):
@@ -362,58 +539,205 @@ def candidate_pairs(signatures: DataFrame, options: PipelineOptions) -> DataFram
         )
         buckets = (
             keyed.groupBy("band", "key")
-            .agg(F.collect_list("doc_id").alias("members"))
-            .filter(F.size("members").between(2, view.max_bucket))
+            .agg(F.array_sort(F.collect_list("doc_id")).alias("members"))
+            .withColumn("size", F.size("members"))
+            .filter(F.col("size").between(2, view.max_bucket))
         )
+        caps = _band_caps(buckets, view, n_documents)
+        if caps is not None:
+            buckets = buckets.join(F.broadcast(caps), "band").filter(F.col("size") <= F.col("cap"))
         pairs.append(
-            buckets.select(F.explode("members").alias("doc_a"), "members")
-            .select("doc_a", F.explode("members").alias("doc_b"))
-            .filter(F.col("doc_a") < F.col("doc_b"))
+            buckets.select("members", F.posexplode("members").alias("pos", "doc_a"))
+            .select(
+                "doc_a",
+                F.explode(F.slice("members", F.col("pos") + 2, F.lit(view.max_bucket))).alias("doc_b"),
+            )
             .select("doc_a", "doc_b", F.lit(v).alias("view"))
         )
     union = pairs[0]
     for frame in pairs[1:]:
         union = union.unionByName(frame)
+    if len(pairs) == 1:  # one view: a plain distinct (a hash aggregate without collect_set)
+        return union.select("doc_a", "doc_b").distinct().withColumn("views", F.array(F.lit(0)))
     return union.groupBy("doc_a", "doc_b").agg(F.array_sort(F.collect_set("view")).alias("views"))
 
 
 # --- verify -------------------------------------------------------------------------------
 
+_DOC_ROW, _PAIR_ROW = 0, 1
+_VERIFY_COLUMNS = [
+    "group",
+    "kind",
+    "doc_id",
+    "doc_b",
+    "views",
+    "published",
+    "text",
+    "body_content",
+    "title_content",
+]
 
-def _verify_batches(
-    batches: Iterator[pa.RecordBatch], weights: Broadcast[TermWeights], options: PipelineOptions
-) -> Iterator[pa.RecordBatch]:
-    """Verifier.verify over a batch of candidate pairs, with a Verifier over the batch's docs."""
-    names = [view.name for view in options.views]
-    for batch in batches:
-        pairs = batch.to_pylist()
-        features = {p["doc_a"]: p["a"] for p in pairs} | {p["doc_b"]: p["b"] for p in pairs}
-        ids = sorted(features)
-        index = {doc_id: i for i, doc_id in enumerate(ids)}
-        docs = [features[doc_id] for doc_id in ids]
-        verifier = Verifier(
-            [d["body_content"] for d in docs],
-            [d["title_content"] for d in docs],
-            [d["published"] for d in docs],
-            weights.value,
-            options,
+
+class _VerifyGroup:
+    """One verification group inside a partition: its documents arrive first (sorted before
+    the pairs), then its candidate pairs, scored by ONE Verifier over the group's documents in
+    chunks of ``PAIRS_PER_CHUNK``."""
+
+    def __init__(self, group: int, corpus: CorpusTerms, options: PipelineOptions) -> None:
+        self.group = group
+        self.corpus = corpus
+        self.options = options
+        self.names = [view.name for view in options.views]
+        self.ids: list[str] = []
+        self.published: list[str | None] = []
+        self.texts: list[str] = []
+        self.content: list[list[str]] = []
+        self.titles: list[list[str]] = []
+        self.verifier: Verifier | None = None
+        self.index: dict[str, int] = {}
+        self.pending: list[pa.RecordBatch] = []
+        self.n_pending = 0
+
+    def add_documents(self, batch: pa.RecordBatch) -> None:
+        self.ids += batch.column("doc_id").to_pylist()
+        self.published += batch.column("published").to_pylist()
+        self.texts += batch.column("text").to_pylist()
+        self.content += _words(batch.column("body_content"))
+        self.titles += _words(batch.column("title_content"))
+
+    def add_pairs(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        self.pending.append(batch.select(["doc_id", "doc_b", "views"]))
+        self.n_pending += batch.num_rows
+        if self.n_pending >= PAIRS_PER_CHUNK:
+            yield from self.flush()
+
+    def _build(self) -> Verifier:
+        # Documents in doc_id order (as the local engine holds them): index a < index b.
+        order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+        self.ids = [self.ids[i] for i in order]
+        self.texts = [self.texts[i] for i in order]
+        # Row 0 of the Verifier is its primer: document i is row i + 1 everywhere here.
+        self.index = {doc_id: i + 1 for i, doc_id in enumerate(self.ids)}
+        self.ids, self.texts = ["", *self.ids], ["", *self.texts]
+        verifier = primed_verifier(
+            [self.content[i] for i in order],
+            [self.titles[i] for i in order],
+            [self.published[i] for i in order],
+            self.corpus,
+            self.options,
         )
+        self.content, self.titles, self.published = [], [], []
+        return verifier
+
+    def flush(self) -> Iterator[pa.RecordBatch]:
+        if not self.n_pending:
+            return
+        if self.verifier is None:
+            self.verifier = self._build()
+        pairs = pa.Table.from_batches(self.pending)
+        self.pending, self.n_pending = [], 0
+        index, names = self.index, self.names
         candidates = {
-            (index[p["doc_a"]], index[p["doc_b"]]): tuple(names[v] for v in p["views"]) for p in pairs
+            (index[a], index[b]): tuple(names[v] for v in views)
+            for a, b, views in zip(
+                pairs.column("doc_id").to_pylist(),
+                pairs.column("doc_b").to_pylist(),
+                pairs.column("views").to_pylist(),
+                strict=True,
+            )
         }
-        edges = verifier.verify(candidates, [d["body_tokens"] for d in docs])
+        edges = self.verifier.verify(candidates, _TokensOf(self.texts))
+        ids = self.ids
         rows = [{"doc_a": ids[e.a], "doc_b": ids[e.b], **pair_signals(e)} for e in edges]
         yield pa.RecordBatch.from_pylist(rows, schema=_EDGES)
 
 
+def _verify_partition(
+    batches: Iterator[pa.RecordBatch], corpus: Broadcast[CorpusTerms], options: PipelineOptions
+) -> Iterator[pa.RecordBatch]:
+    """Rows sorted by (group, kind): each group's documents, then its pairs."""
+    current: _VerifyGroup | None = None
+    for batch in batches:
+        groups = batch.column("group").to_numpy(zero_copy_only=False)
+        kinds = batch.column("kind").to_numpy(zero_copy_only=False)
+        cuts = np.flatnonzero((groups[1:] != groups[:-1]) | (kinds[1:] != kinds[:-1])) + 1
+        for start, stop in zip([0, *cuts.tolist()], [*cuts.tolist(), batch.num_rows], strict=True):
+            if stop == start:
+                continue
+            group, segment = int(groups[start]), batch.slice(start, stop - start)
+            if current is None or current.group != group:
+                if current is not None:
+                    yield from current.flush()
+                current = _VerifyGroup(group, corpus.value, options)
+            if kinds[start] == _DOC_ROW:
+                current.add_documents(segment)
+            else:
+                yield from current.add_pairs(segment)
+    if current is not None:
+        yield from current.flush()
+
+
+def verify_groups(spark: SparkSession) -> int:
+    """Verification groups: one Verifier each, over the documents its pairs need. By default
+    one per core (``defaultParallelism``); ``spark.newsdedup.verifyGroups`` overrides it (more
+    groups: less memory per task when the candidate graph is sparse)."""
+    configured = spark.conf.get(VERIFY_GROUPS_CONF, None)
+    return max(1, int(configured) if configured else spark.sparkContext.defaultParallelism)
+
+
+def _routes(spark: SparkSession, n: int) -> list[int]:
+    """For each partition p of ``repartition(n, col)``, a long value that Spark's hash
+    partitioning (pmod(murmur3, n), the same function as F.hash) sends to p: each group then
+    gets a partition of its own instead of sharing one by hash collision. (Only the balance
+    depends on this: rows of one group always share a partition.)"""
+    found = (
+        spark.range(0, 64 * n)
+        .select("id", F.pmod(F.hash("id"), F.lit(n)).alias("p"))
+        .groupBy("p")
+        .agg(F.min("id").alias("id"))
+        .collect()
+    )
+    by_partition = {row["p"]: row["id"] for row in found}
+    return [by_partition.get(p, p) for p in range(n)]
+
+
 def verify(
-    candidates: DataFrame, features: DataFrame, weights: Broadcast[TermWeights], options: PipelineOptions
+    candidates: DataFrame, features: DataFrame, corpus: Broadcast[CorpusTerms], options: PipelineOptions
 ) -> DataFrame:
-    packed = features.select("doc_id", F.struct(*[c for c in _FEATURES.names if c != "doc_id"]).alias("f"))
-    joined = candidates.join(
-        packed.withColumnRenamed("doc_id", "doc_a").withColumnRenamed("f", "a"), "doc_a"
-    ).join(packed.withColumnRenamed("doc_id", "doc_b").withColumnRenamed("f", "b"), "doc_b")
-    return joined.mapInArrow(partial(_verify_batches, weights=weights, options=options), spark_schema(_EDGES))
+    """Verified edges. Pairs are split into groups by a hash of doc_a; a group's documents are
+    shuffled once to its partition (each document at most once per group, never once per pair),
+    sorted ahead of its pairs, and one Verifier per group scores all of its pairs."""
+    spark = candidates.sparkSession
+    n = verify_groups(spark)
+
+    def group_of(column: str) -> Column:
+        return F.pmod(F.xxhash64(column), F.lit(n)).cast("long")
+
+    pairs = candidates.select(
+        group_of("doc_a").alias("group"),
+        F.lit(_PAIR_ROW).alias("kind"),
+        F.col("doc_a").alias("doc_id"),
+        "doc_b",
+        "views",
+    )
+    # Each group needs its first documents (by the same hash) and the second documents of its pairs.
+    needed = (
+        pairs.select("doc_b", "group")
+        .withColumnRenamed("doc_b", "doc_id")
+        .unionByName(features.select("doc_id", group_of("doc_id").alias("group")))
+        .distinct()
+    )
+    documents = features.select("doc_id", "published", "text", "body_content", "title_content").join(
+        needed, "doc_id"
+    )
+    documents = documents.withColumn("kind", F.lit(_DOC_ROW))
+    rows = pairs.unionByName(documents, allowMissingColumns=True).select(*_VERIFY_COLUMNS)
+    routes = F.array(*[F.lit(r).cast("long") for r in _routes(spark, n)])
+    routed = rows.withColumn("route", F.element_at(routes, F.col("group").cast("int") + 1))
+    ordered = routed.repartition(n, "route").sortWithinPartitions("group", "kind").drop("route")
+    return ordered.mapInArrow(
+        partial(_verify_partition, corpus=corpus, options=options), spark_schema(_EDGES)
+    )
 
 
 # --- cluster ------------------------------------------------------------------------------
@@ -461,16 +785,17 @@ def connected_components(edges: DataFrame) -> DataFrame:
 def _story_tables(
     docs_table: pa.Table,
     edges_table: pa.Table,
-    weights: Broadcast[TermWeights],
+    corpus: Broadcast[CorpusTerms],
     options: PipelineOptions,
     policy: str,
 ) -> pa.Table:
     """The local engine's cluster and canonicalise steps over whole components; returns each
     output table's slice as Arrow IPC bytes."""
-    docs = sorted(
-        (Document(**{k: row[k] for k in _DOCUMENT_FIELDS}) for row in docs_table.to_pylist()),
-        key=lambda d: d.doc_id,
-    )
+    docs_table = docs_table.sort_by("doc_id")
+    docs = [
+        Document(**{k: row[k] for k in _DOCUMENT_FIELDS})
+        for row in docs_table.select(_DOCUMENT_FIELDS).to_pylist()
+    ]
     index = {d.doc_id: i for i, d in enumerate(docs)}
     edges = [
         PairEdge(
@@ -485,8 +810,9 @@ def _story_tables(
         )
         for e in edges_table.to_pylist()
     ]
-    features = DocumentFeatures.of(docs)
-    verifier = features.verifier(docs, weights.value, options)
+    # The content words computed in the fingerprint stage, not tokenised again.
+    content, titles = _words(docs_table.column("body_content")), _words(docs_table.column("title_content"))
+    verifier = _Rebased(primed_verifier(content, titles, [d.published for d in docs], corpus.value, options))
     stories = cluster_stories(
         len(docs),
         [(e.a, e.b) for e in edges],
@@ -494,7 +820,8 @@ def _story_tables(
         options.cohesion_ratio,
         verifier.similarity_matrix,
     )
-    grouping = Grouping(edges, stories, len(edges), verifier, weights.value, features.tokens)
+    texts = [d.text for d in docs]
+    grouping = Grouping(edges, stories, len(edges), verifier, corpus.value.weights, _TokensOf(texts))  # type: ignore[arg-type]
     canonical = canonicalise(docs, grouping, options, policy)
     tables = {
         "documents": documents_table(docs, canonical),
@@ -517,22 +844,24 @@ def _from_ipc(payload: bytes) -> pa.Table:
 
 
 def story_parts(
-    docs: DataFrame,
+    features: DataFrame,
     edges: DataFrame,
     components: DataFrame,
     n_documents: int,
-    weights: Broadcast[TermWeights],
+    corpus: Broadcast[CorpusTerms],
     options: PipelineOptions,
     policy: str,
 ) -> DataFrame:
     """(table, payload) rows: every group of components' slice of the four story tables
     (cogrouped ``applyInArrow``: documents and edges of the same components meet)."""
-    n_groups = max(docs.sparkSession.sparkContext.defaultParallelism, math.ceil(n_documents / DOCS_PER_GROUP))
+    spark = features.sparkSession
+    n_groups = max(spark.sparkContext.defaultParallelism, math.ceil(n_documents / DOCS_PER_GROUP))
     group = F.pmod(F.xxhash64("component"), F.lit(n_groups)).alias("group")
-    docs_grouped = docs.join(components, "doc_id", "left").select(
-        *_DOCUMENT_FIELDS, F.coalesce("component", "doc_id").alias("component")
+    columns = [*_DOCUMENT_FIELDS, "body_content", "title_content"]
+    docs_grouped = features.join(components, "doc_id", "left").select(
+        *columns, F.coalesce("component", "doc_id").alias("component")
     )
-    docs_grouped = docs_grouped.select(*_DOCUMENT_FIELDS, group)
+    docs_grouped = docs_grouped.select(*columns, group)
     # doc_b > doc_a is never its component's smallest doc_id, so it always has a component.
     edges_grouped = edges.join(components.withColumnRenamed("doc_id", "doc_b"), "doc_b").select(
         *_EDGES.names, group
@@ -541,7 +870,7 @@ def story_parts(
         docs_grouped.groupBy("group")
         .cogroup(edges_grouped.groupBy("group"))
         .applyInArrow(
-            partial(_story_tables, weights=weights, options=options, policy=policy), spark_schema(_PARTS)
+            partial(_story_tables, corpus=corpus, options=options, policy=policy), spark_schema(_PARTS)
         )
     )
 
@@ -608,7 +937,8 @@ def _decode_parts(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Itera
 
 def run_spark(inputs: Sequence[str], options: PipelineOptions, policy: str, spark: SparkSession) -> SparkRun:
     """Every stage up to the output tables; each stage is materialised (persisted and counted)
-    inside its timer so the timings say where the time goes."""
+    inside its timer so the timings say where the time goes. What a later stage no longer
+    reads is unpersisted as soon as its successor is materialised."""
     timer = StageTimer()
     keep = StorageLevel.MEMORY_AND_DISK
     with timer("ingest"):
@@ -617,31 +947,39 @@ def run_spark(inputs: Sequence[str], options: PipelineOptions, policy: str, spar
         records = records.persist(keep)
         input_records = read.count()
     with timer("extract"):
-        docs, extract_rejects = extract(records, options)
+        docs, extract_rejects, extracted = extract(records, options)
         docs = docs.persist(keep)
         n_documents = docs.count()
         rejects = read_rejects.unionByName(extract_rejects).persist(keep)
         rejects.count()
+        for frame in (files, read, records, extracted):
+            frame.unpersist()
     with timer("fingerprint"):
         features = docs.mapInArrow(_feature_batches, spark_schema(_FEATURES)).persist(keep)
-        weights = spark.sparkContext.broadcast(term_weights(features, n_documents))
-        signatures = features.select("doc_id", "body_tokens", "body_content", "title_content").mapInArrow(
-            partial(_signature_batches, weights=weights, options=options), spark_schema(_SIGNATURES)
+        features.count()
+        docs.unpersist()
+        corpus = spark.sparkContext.broadcast(term_statistics(features, n_documents))
+        signatures = features.select("doc_id", "text", "body_content", "title_content").mapInArrow(
+            partial(_signature_batches, corpus=corpus, options=options), spark_schema(_SIGNATURES)
         )
         signatures = signatures.persist(keep)
         signatures.count()
     with timer("candidates"):
-        candidates = candidate_pairs(signatures, options).persist(keep)
+        candidates = candidate_pairs(signatures, options, n_documents).persist(keep)
         n_candidates = candidates.count()
+        signatures.unpersist()
     with timer("verify"):
-        edges = verify(candidates, features, weights, options).persist(keep)
+        edges = verify(candidates, features, corpus, options).persist(keep)
         n_verified = edges.count()
+        candidates.unpersist()
     with timer("cluster"):
         components = connected_components(edges).persist(keep)
         components.count()
     with timer("canonicalise"):
-        parts = story_parts(docs, edges, components, n_documents, weights, options, policy).persist(keep)
+        parts = story_parts(features, edges, components, n_documents, corpus, options, policy).persist(keep)
         parts.count()
+        for frame in (features, edges, components):
+            frame.unpersist()
     return SparkRun(
         parts=parts,
         rejects=rejects,
