@@ -11,6 +11,10 @@ verification, and documents per second, for:
   - newsdedup's default configuration.
 Speeds are reported as ratios to the 5-gram baseline run in the same process (shared machines
 are noisy; absolute docs/s are given for context only).
+
+With ``--caps 200,100,50,20`` (and/or ``--band-budgets 2,1``) it also prints, per set, the
+candidate count, candidate recall and ARI with the LSH bucket cap (``LSHView.max_bucket``) or a
+per-band pair budget (pairs per document per band, see dedup/candidates.py) set to each value.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +36,7 @@ from scipy.spatial.distance import squareform
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dedup.config import PipelineOptions  # noqa: E402
+from dedup.config import LSHView, PipelineOptions  # noqa: E402
 from dedup.engines.local import group_documents  # noqa: E402
 from dedup.evaluate import score_grouping  # noqa: E402
 from dedup.extract import extract_document  # noqa: E402
@@ -144,6 +148,42 @@ def threshold_sensitivity(
     return rows
 
 
+@dataclass(frozen=True)
+class BudgetView(LSHView):
+    """An LSH view with a per-band pair budget (read by dedup.candidates.find_candidates)."""
+
+    max_band_pairs_per_doc: float | None = None
+
+
+def cap_study(
+    sets: dict[str, tuple[list[Document], dict[str, str]]],
+    options: PipelineOptions,
+    caps: Sequence[int],
+    budgets: Sequence[float],
+) -> list[dict[str, object]]:
+    """Candidates per document, candidate recall (against exhaustive verification) and ARI of
+    the default configuration with each bucket cap and each per-band pair budget."""
+    settings = [(f"max_bucket={c}", {"max_bucket": c}) for c in caps]
+    settings += [(f"band budget={b}/doc", {"max_band_pairs_per_doc": b}) for b in budgets]
+    rows: list[dict[str, object]] = []
+    for name, (docs, gold) in sets.items():
+        wanted = {(e.a, e.b) for e in group_documents(docs, options, exhaustive=True).edges}
+        for label, change in settings:
+            views = tuple(BudgetView(**{**v.__dict__, **change}) for v in options.views)
+            grouping = group_documents(docs, replace(options, views=views))
+            found = {(e.a, e.b) for e in grouping.edges}
+            rows.append(
+                {
+                    "set": name,
+                    "setting": label,
+                    "candidates_per_doc": round(grouping.n_candidates / max(len(docs), 1), 2),
+                    "candidate_recall": round(len(wanted & found) / len(wanted) if wanted else 1.0, 4),
+                    "ari": round(score_grouping(gold, labels_from_groups(docs, grouping.stories)).ari, 4),
+                }
+            )
+    return rows
+
+
 def _agreement(docs: Sequence[Document], a: Sequence[Sequence[int]], b: Sequence[Sequence[int]]) -> float:
     return score_grouping(labels_from_groups(docs, a), labels_from_groups(docs, b)).ari
 
@@ -161,6 +201,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "stories")
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "grouping.json")
     parser.add_argument("--tfidf-thresholds", default="0.15,0.2,0.25,0.3,0.35")
+    parser.add_argument("--caps", default="", help="LSH bucket caps to compare, e.g. 200,100,50,20")
+    parser.add_argument("--band-budgets", default="", help="per-band pair budgets (pairs per doc), e.g. 2,1")
     args = parser.parse_args()
     if not args.data.is_dir():
         sys.exit(f"labelled stories not found at {args.data} (pass --data)")
@@ -243,6 +285,17 @@ def main() -> None:
     print(f"{'threshold':>9} " + " ".join(f"{name:>11}" for name in sets))
     for srow in sensitivity:
         print(f"{srow['threshold']:>9.3f} " + " ".join(f"{srow[name]:>11.3f}" for name in sets))
+    caps = [int(c) for c in args.caps.split(",") if c]
+    budgets = [float(b) for b in args.band_budgets.split(",") if b]
+    caps_rows = cap_study(sets, options, caps, budgets) if caps or budgets else []
+    if caps_rows:
+        print("\ncandidate caps (newsdedup default otherwise):")
+        print(f"{'set':<12} {'setting':<24} {'cands/doc':>9} {'recall':>7} {'ARI':>6}")
+        for crow in caps_rows:
+            print(
+                f"{crow['set']:<12} {crow['setting']:<24} {crow['candidates_per_doc']:>9.1f} "
+                f"{crow['candidate_recall']:>7.3f} {crow['ari']:>6.3f}"
+            )
     seeds_only = ours(seeds, options)
     print(f"seeds alone: {len(seeds_only)} story(ies) of sizes {[len(g) for g in seeds_only]}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -251,6 +304,7 @@ def main() -> None:
             {
                 "rows": results,
                 "threshold_sensitivity": sensitivity,
+                "candidate_caps": caps_rows,
                 "seeds_alone_groups": len(seeds_only),
                 "options": options.to_dict(),
             },
