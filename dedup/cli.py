@@ -65,6 +65,14 @@ def main() -> None:
     help="Documents with fewer words of article text are rejected as 'no_article'.",
 )
 @click.option(
+    "--paraphrase-model",
+    type=click.Choice(["auto", "none", "all-MiniLM-L6-v2"]),
+    default="auto",
+    show_default=True,
+    help="Semantic check that drops paraphrases from sentence additions; auto = use it when the "
+    "'semantic' extra is installed, none = lexical alignment only (much faster on rewrites).",
+)
+@click.option(
     "--canonical-policy",
     type=click.Choice(CANONICAL_POLICIES),
     default="coverage",
@@ -113,6 +121,7 @@ def run(
     out_dir: Path,
     workers: int,
     min_words: int,
+    paraphrase_model: str,
     canonical_policy: str,
     engine: str,
     spark_master: str,
@@ -154,7 +163,7 @@ def run(
     if state_dir is not None and engine != "local":
         raise click.UsageError("--state (incremental runs) works with --engine local only")
     setup_logging(logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO), log_format)
-    options = PipelineOptions(workers=workers, min_words=min_words)
+    options = PipelineOptions(workers=workers, min_words=min_words, paraphrase_model=paraphrase_model)
     started = time.perf_counter()
     try:
         outcome = run_job(

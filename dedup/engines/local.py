@@ -26,6 +26,7 @@ from dedup.config import PipelineOptions
 from dedup.extract import extract_document
 from dedup.fingerprint import minhash_signatures, shingle_jaccard, view_features
 from dedup.ingest import discover_inputs, read_input
+from dedup.paraphrase import NONE, encoder
 from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
 from dedup.text import content_tokens, tokens
@@ -301,6 +302,8 @@ def canonicalise(
     multi = sorted((i for i, s in enumerate(stories) if len(s) > 1), key=lambda i: (-len(stories[i]), i))
     batches = work_batches(stories, multi)
     enough_work = sum(len(stories[i]) ** 2 for i in multi) >= MIN_WORK_FOR_POOL
+    if multi and enough_work and workers > 1 and options.paraphrase_model != NONE:
+        encoder(options.paraphrase_model)  # loaded once here; forked workers share it
     _FORKED_CONTEXT = context
     try:
         done = parallel_map(
