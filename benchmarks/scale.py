@@ -199,16 +199,23 @@ def measure(command: list[str]) -> dict[str, float]:
     return {"seconds": seconds, "peak_rss_mib": int(rss.group(1)) / 1024 if rss else float("nan")}
 
 
-def run_size(n_docs: int, seed: int, data: Path, workdir: Path, log: Callable[[str], None]) -> dict:
-    corpus = workdir / f"corpus-{n_docs}.jsonl"
-    started = time.perf_counter()
-    write_corpus(corpus, n_docs, seed, data)
-    log(f"{n_docs} docs: corpus written in {time.perf_counter() - started:.1f} s")
+def run_size(
+    n_docs: int, seed: int, data: Path, workdir: Path, log: Callable[[str], None], paraphrase_model: str
+) -> dict:
+    corpus = workdir / f"corpus-{n_docs}-seed{seed}.jsonl"
+    if not corpus.exists():  # deterministic for (size, seed): a kept work folder reuses it
+        started = time.perf_counter()
+        write_corpus(corpus, n_docs, seed, data)
+        log(f"{n_docs} docs: corpus written in {time.perf_counter() - started:.1f} s")
     result: dict = {"documents": n_docs}
     result["naive"] = measure([sys.executable, __file__, "--naive", str(corpus)])
     out = workdir / f"out-{n_docs}"
     result["ours"] = measure(
-        [str(Path(sys.executable).parent / "dedup"), "run", str(corpus), "--out", str(out), "--force", "-q"]
+        [
+            str(Path(sys.executable).parent / "dedup"),
+            *("run", str(corpus), "--out", str(out), "--force", "-q"),
+            *("--paraphrase-model", paraphrase_model),
+        ]
     )
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     result["ours"]["stages"] = manifest.get("timings_seconds", {})
@@ -228,6 +235,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "stories")
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "scale.json")
     parser.add_argument("--workdir", type=Path, help="keep corpora and outputs here (default: a temp dir)")
+    parser.add_argument(
+        "--paraphrase-model",
+        default="auto",
+        help="passed to dedup run; 'none' times the pipeline without the semantic paraphrase check",
+    )
     parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)  # child process: run the loop
     args = parser.parse_args()
     if args.naive:
@@ -242,7 +254,7 @@ def main() -> None:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for n_docs in (int(s) for s in args.sizes.split(",")):
-            results.append(run_size(n_docs, args.seed, args.data, workdir, log))
+            results.append(run_size(n_docs, args.seed, args.data, workdir, log, args.paraphrase_model))
     header = f"{'docs':>9} {'contender':>9} {'seconds':>9} {'docs/s':>9} {'peak RSS':>10} {'ours/naive':>10}"
     print(header)
     for r in results:
