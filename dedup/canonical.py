@@ -90,6 +90,13 @@ def paragraph_sentences(text: str) -> list[list[str]]:
     return [split_sentences(line) for line in text.splitlines() if line.strip()]
 
 
+def composed_paragraphs(text: str) -> str:
+    """A text as ``compose`` writes it with nothing added: its paragraphs, one a line, each its
+    sentences joined by one space. For a normalised text (single spaces, stripped lines) that
+    is its non-empty lines, so no sentence split is needed."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 @dataclass(slots=True)
 class SentenceTable:
     """A document's sentences, their paragraph numbers and their content words, as written
@@ -367,7 +374,6 @@ def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOp
             if cosine >= options.paraphrase_threshold:
                 aligned[s], best[s] = True, i
         candidates = [s for s in candidates if not aligned[s]]
-    canonical_keys, canonical_tokens = aligner.stated(c)
     canonical_sentences = set(aligner.tables[c].sentences)
 
     additions: list[Addition] = []
@@ -385,7 +391,7 @@ def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOp
             continue  # copied word for word: every fact in it is stated (most wire reprints)
         seen: set[tuple[str, str]] = set()
         for fact in extract_facts(sentence):
-            if (fact.kind, fact.key) in seen or _fact_is_stated(fact, canonical_keys, canonical_tokens):
+            if (fact.kind, fact.key) in seen or _fact_is_stated(fact, *aligner.stated(c)):
                 continue
             seen.add((fact.kind, fact.key))
             additions.append(Addition(fact.kind, fact.text, sentence))
@@ -476,10 +482,14 @@ def canonicalise_story(
             canonical_index=members[0],
             canonical_reason=ONLY_VERSION,
             members=[Member(members[0], 1.0, "canonical")],
-            composed_text="\n".join(" ".join(p) for p in paragraph_sentences(story_docs[0].text)),
+            composed_text=composed_paragraphs(story_docs[0].text),
             composed_additions=[],
         )
-    tables = [SentenceTable.of(d.text) for d in story_docs]
+    by_text: dict[str, SentenceTable] = {}  # exact copies share one table
+    for d in story_docs:
+        if d.text not in by_text:
+            by_text[d.text] = SentenceTable.of(d.text)
+    tables = [by_text[d.text] for d in story_docs]
     aligner = StoryAligner(tables, weights)
     c, reason = choose_canonical(story_docs, aligner, options, policy)
     canonical_index = members[c]

@@ -5,6 +5,7 @@ compares equal."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import regex as re
 
@@ -163,6 +164,12 @@ def extract_facts(sentence: str, counting_words: bool = False) -> list[Fact]:
     Small number words ("two countries") are counting words, not reportable figures; with
     ``counting_words`` they are facts too, so that a canonical's "five" states a variant's "5".
     """
+    return list(_facts_of(sentence, counting_words))
+
+
+# The versions of a story repeat most of each other's sentences: each is read once per worker.
+@lru_cache(maxsize=1 << 16)
+def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
     facts: list[Fact] = []
     taken: list[tuple[int, int]] = []
     for pattern, to_key in _DATE_PATTERNS:
@@ -210,4 +217,4 @@ def extract_facts(sentence: str, counting_words: bool = False) -> list[Fact]:
         name = " ".join(words).strip("'.-")
         if any(ch.isalpha() for ch in name) and not name.isdigit():
             facts.append(Fact("entity", name.lower(), name))
-    return facts
+    return tuple(facts)

@@ -276,7 +276,12 @@ def _fill_signatures(
         out[nonempty] = np.minimum(out[nonempty], np.minimum.reduceat(permuted[flat], starts, axis=0))
 
 
-def shingle_jaccard(toks_a: Sequence[str], toks_b: Sequence[str], n: int = 5) -> float:
+# Words per shingle of the relation labels and pair signals: 5-grams, as classic near-duplicate
+# detection uses.
+SHINGLE_WORDS = 5
+
+
+def shingle_jaccard(toks_a: Sequence[str], toks_b: Sequence[str], n: int = SHINGLE_WORDS) -> float:
     """Exact Jaccard of two documents' word n-gram sets: how much of the wording is shared."""
     return set_jaccard(word_ngrams(list(toks_a), n), word_ngrams(list(toks_b), n))
 

@@ -111,15 +111,20 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"""([.!?…]+["'”’»)\]]*)(\s+)(?=["'“‘«„(\[]?[\p{Lu}\p{N}])""")
 
 
-_LAST_WORD = re.compile(r"([\p{L}.]+)\.$")
 _DOTTED_ACRONYM = re.compile(r"(?:\p{L}\.)+\p{L}")
 
 
 def _ends_with_abbreviation(chunk: str) -> bool:
-    match = _LAST_WORD.search(chunk)
-    if not match:
+    """Whether the run of letters and dots before ``chunk``'s final dot is an abbreviation or
+    an initial. The run is read backwards: a regex search for it anchored at the end would
+    try every start position of a long sentence."""
+    end = len(chunk) - 1  # chunk ends with "."
+    start = end
+    while start > 0 and (chunk[start - 1].isalpha() or chunk[start - 1] == "."):
+        start -= 1
+    if start == end:
         return False
-    word = match.group(1).lower().strip(".")
+    word = chunk[start:end].lower().strip(".")
     if word in _ABBREVIATIONS:
         return True
     # Initials such as "J." in "John F. Kennedy", or "U.S."-style dotted acronyms.

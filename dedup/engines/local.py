@@ -24,12 +24,12 @@ from dedup.canonical import canonicalise_story
 from dedup.cluster import cluster_stories
 from dedup.config import PipelineOptions
 from dedup.extract import extract_document
-from dedup.fingerprint import minhash_signatures, shingle_jaccard, view_features
+from dedup.fingerprint import SHINGLE_WORDS, minhash_signatures, set_jaccard, view_features
 from dedup.ingest import discover_inputs, read_input
 from dedup.paraphrase import NONE, encoder
 from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
-from dedup.text import content_tokens, tokens
+from dedup.text import content_tokens, tokens, word_ngrams
 from dedup.verify import Verifier
 from dedup.weights import TermWeights
 
@@ -232,6 +232,7 @@ class _StoryContext:
     grouping: Grouping
     options: PipelineOptions
     policy: str
+    _last_canonical: tuple[int, str, set[str]] | None = field(default=None, init=False, repr=False)
 
     def similarity_to(self, c: int, others: Sequence[int]) -> np.ndarray:
         return self.grouping.verifier.similarity(
@@ -240,12 +241,21 @@ class _StoryContext:
 
     def relation_of(self, c: int, m: int) -> str:
         # Exact copies compare equal up to whitespace and case.
-        if " ".join(self.docs[c].text.lower().split()) == " ".join(self.docs[m].text.lower().split()):
+        canonical_text, canonical_shingles = self._canonical_view(c)
+        if canonical_text == " ".join(self.docs[m].text.lower().split()):
             return "exact"
-        tokens_of = self.grouping.tokens
-        if shingle_jaccard(tokens_of[c], tokens_of[m]) >= self.options.near_copy_jaccard:
+        shingles = word_ngrams(list(self.grouping.tokens[m]), SHINGLE_WORDS)
+        if set_jaccard(canonical_shingles, shingles) >= self.options.near_copy_jaccard:
             return "near_copy"
         return "rewrite"
+
+    def _canonical_view(self, c: int) -> tuple[str, set[str]]:
+        """Document c's case- and space-folded text and its word 5-grams: a story's variants
+        are all compared with its canonical, which is read once."""
+        if self._last_canonical is None or self._last_canonical[0] != c:
+            text = " ".join(self.docs[c].text.lower().split())
+            self._last_canonical = (c, text, word_ngrams(list(self.grouping.tokens[c]), SHINGLE_WORDS))
+        return self._last_canonical[1], self._last_canonical[2]
 
     def story(self, members: Sequence[int]) -> Story:
         return canonicalise_story(
