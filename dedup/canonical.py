@@ -122,11 +122,15 @@ class SentenceTable:
 MAX_STORY_SENTENCES_DENSE = 4000
 
 
-def _windows(present: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Each pair of adjacent sentences as one 0/1 row (empty for a one-sentence document)."""
-    if present.shape[0] < 2:
-        return sparse.csr_matrix((0, present.shape[1]))
-    window = (present[:-1] + present[1:]).tocsr()
+def _windows(present: sparse.csr_matrix, sizes: Sequence[int]) -> sparse.csr_matrix:
+    """Each pair of adjacent sentences of one document as one 0/1 row, for the documents whose
+    sentences are the consecutive rows of ``present`` (``sizes`` of them each)."""
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    firsts = np.concatenate(
+        [np.arange(start, start + n - 1) for start, n in zip(starts, sizes, strict=True)] or [[]]
+    )
+    firsts = firsts.astype(np.int64)
+    window = (present[firsts] + present[firsts + 1]).tocsr()
     window.data = np.minimum(window.data, 1.0)
     return window
 
@@ -136,7 +140,6 @@ class StoryAligner:
 
     def __init__(self, tables: Sequence[SentenceTable], weights: TermWeights) -> None:
         self.tables = tables
-        vocabulary: dict[str, int] = {}
         # A stem weighs as its most common written form: weights are fitted on words as
         # written, and a stem such as "stat" or "individu" would otherwise look like a rare name.
         self.idf: dict[str, float] = {}
@@ -148,48 +151,62 @@ class StoryAligner:
         }
         for word, term in forms:
             self.idf[term] = min(self.idf.get(term, np.inf), weights.idf(word))
-        triplets = []
+        # One row per sentence of the story, documents one after the other; columns are terms
+        # in order of first appearance (never the hash seed's set order).
+        vocabulary: dict[str, int] = {}
+        cols: list[int] = []
+        lengths: list[int] = []
         for table in tables:
-            rows, cols, vals = [], [], []
-            for r, terms in enumerate(table.terms):
-                for term in sorted(set(terms)):  # column order must not follow the hash seed
-                    rows.append(r)
-                    cols.append(vocabulary.setdefault(term, len(vocabulary)))
-                    vals.append(self.idf[term])
-            triplets.append((rows, cols, vals, len(table.terms)))
-        width = max(len(vocabulary), 1)
+            for terms in table.terms:
+                distinct = sorted(set(terms))
+                cols.extend(vocabulary.setdefault(term, len(vocabulary)) for term in distinct)
+                lengths.append(len(distinct))
+        by_column = list(vocabulary)
+        vals = np.array([self.idf[by_column[c]] for c in cols], dtype=np.float64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        sizes = [len(table.terms) for table in tables]
+        n_rows, width = int(sum(sizes)), max(len(vocabulary), 1)
         # weighted: idf of each distinct term per sentence; present: the same pattern as 0/1.
-        self.weighted = [sparse.csr_matrix((v, (r, c)), shape=(n, width)) for r, c, v, n in triplets]
-        self.present = [(w > 0).astype(np.float64) for w in self.weighted]
-        self.mass = [np.asarray(w.sum(axis=1)).ravel() for w in self.weighted]
+        # Terms are sorted by column within each row (as the COO-built matrices of earlier
+        # versions had them): float sums in another order could differ in the last bit.
+        self._weighted = sparse.csr_matrix(
+            (vals, np.array(cols, dtype=np.int64), indptr), shape=(n_rows, width)
+        )
+        self._weighted.sort_indices()
+        self._present = self._weighted.copy()
+        self._present.data[:] = 1.0
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._window_offsets = np.concatenate([[0], np.cumsum([max(n - 1, 0) for n in sizes])]).astype(
+            np.int64
+        )
+        mass = np.asarray(self._weighted.sum(axis=1)).ravel()
+        self.mass = [mass[self._offsets[d] : self._offsets[d + 1]] for d in range(len(tables))]
         self.term_sets = [{t for terms in table.terms for t in terms} for table in tables]
+        self._windows = _windows(self._present, sizes)
         # Choosing the canonical aligns every pair of versions: below a size bound, one sparse
         # product over all the story's sentences (and adjacent-sentence windows) serves them all.
-        sizes = [w.shape[0] for w in self.weighted]
-        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self._window_offsets = np.concatenate([[0], np.cumsum([max(n - 1, 0) for n in sizes])]).astype(int)
         self._shared = self._merged = None
         self._stated: dict[int, tuple[dict[str, set[str]], set[str]]] = {}
         self._embedded: dict[tuple[str, int], CanonicalEmbeddings] = {}
-        if 0 < self._offsets[-1] <= MAX_STORY_SENTENCES_DENSE:
-            weighted_all = sparse.vstack(self.weighted).tocsr()
-            self._shared = (weighted_all @ sparse.vstack(self.present).T).toarray()
-            self._merged = (weighted_all @ sparse.vstack([_windows(p) for p in self.present]).T).toarray()
+        if 0 < n_rows <= MAX_STORY_SENTENCES_DENSE:
+            self._shared = (self._weighted @ self._present.T).toarray()
+            self._merged = (self._weighted @ self._windows.T).toarray()
 
     def align(self, v: int, c: int) -> tuple[np.ndarray, np.ndarray]:
         """For each sentence of document v: best containment score in document c and the
         index of the canonical sentence it aligns with."""
-        nv, nc = self.weighted[v].shape[0], self.present[c].shape[0]
+        nv, nc = len(self.mass[v]), len(self.mass[c])
         if nv == 0 or nc == 0:
             return np.zeros(nv), np.full(nv, -1)
+        rows = slice(self._offsets[v], self._offsets[v] + nv)
+        columns = slice(self._offsets[c], self._offsets[c] + nc)
+        windows = slice(self._window_offsets[c], self._window_offsets[c] + nc - 1)
         if self._shared is not None:  # slices of the story-wide products
-            rows = slice(self._offsets[v], self._offsets[v] + nv)
-            shared = self._shared[rows, self._offsets[c] : self._offsets[c] + nc]
-            first = self._window_offsets[c]
-            merged = self._merged[rows, first : first + max(nc - 1, 0)]
+            shared = self._shared[rows, columns]
+            merged = self._merged[rows, windows]
         else:
-            shared = (self.weighted[v] @ self.present[c].T).toarray()
-            merged = (self.weighted[v] @ _windows(self.present[c]).T).toarray()
+            shared = (self._weighted[rows] @ self._present[columns].T).toarray()
+            merged = (self._weighted[rows] @ self._windows[windows].T).toarray()
         if nc > 1:  # adjacent canonical pairs catch a variant sentence that merges two
             merged = np.hstack([merged, np.zeros((nv, 1))])
             shared = np.where(merged > shared * 1.25, merged, shared)
