@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, count
 
@@ -18,8 +20,143 @@ import numpy as np
 from datasketch import MinHash
 
 from dedup.config import LSHView, MinHashOptions
-from dedup.text import word_ngrams
+from dedup.text import content_tokens, content_words, tokens, word_ngrams
 from dedup.weights import TermWeights
+
+# --- documents tokenised once ----------------------------------------------------------------
+
+
+class EncodedTokens(Sequence[list[str]]):
+    """Every token of each document as ids into one vocabulary (one string object per distinct
+    word): tokenised once, at 4 bytes a token where a list of strings costs 8 plus the strings.
+    Indexing gives a document's list of tokens back."""
+
+    def __init__(self, vocabulary: Sequence[str], indptr: np.ndarray, ids: np.ndarray) -> None:
+        self.vocabulary = np.empty(len(vocabulary), dtype=object)
+        self.vocabulary[:] = vocabulary
+        self.indptr = indptr
+        self.ids = ids
+        self._has_spaces: bool | None = None
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        return self.vocabulary[self.ids[self.indptr[i] : self.indptr[i + 1]]].tolist()
+
+    @property
+    def has_spaces(self) -> bool:
+        """Whether a word holds a space (``tokens`` never makes one): its joined n-grams could
+        then equal other words' n-grams."""
+        if self._has_spaces is None:
+            self._has_spaces = any(" " in word for word in self.vocabulary.tolist())
+        return self._has_spaces
+
+    def ids_of(self, docs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(each document's token count, their token ids concatenated): equal ids, equal words."""
+        docs = np.asarray(docs, dtype=np.int64)
+        starts, lengths = self.indptr[docs], self.indptr[docs + 1] - self.indptr[docs]
+        total = int(lengths.sum())
+        positions = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        return lengths, self.ids[positions]
+
+
+@dataclass
+class EncodedChunk:
+    """Some documents' tokens, body content words and title content words, as ids into the
+    chunk's own vocabulary (``encode_documents``): arrays pickle far faster than word lists."""
+
+    vocabulary: list[str]
+    token_lengths: np.ndarray
+    token_ids: np.ndarray
+    content_lengths: np.ndarray
+    content_ids: np.ndarray
+    title_lengths: np.ndarray
+    title_ids: np.ndarray
+    document_frequency: np.ndarray  # by vocabulary id: the chunk's documents with it in their body content
+
+
+def encode_documents(texts_and_titles: Iterable[tuple[str, str]]) -> EncodedChunk:
+    """Tokenise a chunk of documents (``tokens`` of the text; ``content_tokens`` of the text
+    and of the title) into ids. Whether a token is a content word is decided once per distinct
+    word, not once per occurrence."""
+    ids: defaultdict[str, int] = defaultdict(count().__next__)
+    body_lists, title_lists = [], []
+    for text, title in texts_and_titles:
+        body_lists.append(tokens(text))
+        title_lists.append(content_tokens(title))
+    token_lengths, token_ids = _encoded(ids, body_lists)
+    is_content = np.zeros(len(ids), dtype=bool)
+    is_content[list(map(ids.__getitem__, content_words(list(ids))))] = True
+    content_mask = is_content[token_ids]
+    doc_of = np.repeat(np.arange(len(body_lists), dtype=np.int64), token_lengths)[content_mask]
+    content_ids = token_ids[content_mask]
+    content_lengths = np.bincount(doc_of, minlength=len(body_lists))
+    title_lengths, title_ids = _encoded(ids, title_lists)  # may add words after the body's
+    distinct = np.unique(doc_of * max(len(ids), 1) + content_ids) % max(len(ids), 1)
+    return EncodedChunk(
+        list(ids),
+        token_lengths,
+        token_ids,
+        content_lengths,
+        content_ids,
+        title_lengths,
+        title_ids,
+        np.bincount(distinct, minlength=len(ids)),
+    )
+
+
+def _encoded(ids: dict[str, int], lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    return lengths, _ids_of(ids, lists, int(lengths.sum())).astype(np.int32)
+
+
+def merge_encoded(
+    chunks: Iterable[EncodedChunk],
+) -> tuple[EncodedTokens, list[list[str]], list[list[str]], Counter[str]]:
+    """The chunks' documents, in order, under one vocabulary: (every token, body content words,
+    title content words, document frequencies of the body content words). The word lists hold
+    one (interned) string object per distinct word."""
+    ids: defaultdict[str, int] = defaultdict(count().__next__)
+    vocabulary: list[str] = []
+    contents: list[list[str]] = []
+    titles: list[list[str]] = []
+    token_lengths, token_ids, df_ids, df_counts = [], [], [], []
+    for chunk in chunks:
+        known = len(vocabulary)
+        to_global = np.fromiter(map(ids.__getitem__, chunk.vocabulary), np.int32, len(chunk.vocabulary))
+        new = np.flatnonzero(to_global >= known).tolist()
+        vocabulary.extend(map(sys.intern, map(chunk.vocabulary.__getitem__, new)))
+        words = np.empty(len(to_global), dtype=object)  # the chunk's vocabulary, global objects
+        words[:] = list(map(vocabulary.__getitem__, to_global.tolist()))
+        contents.extend(_split(words[chunk.content_ids].tolist(), chunk.content_lengths))
+        titles.extend(_split(words[chunk.title_ids].tolist(), chunk.title_lengths))
+        token_lengths.append(chunk.token_lengths)
+        token_ids.append(to_global[chunk.token_ids])
+        df_ids.append(to_global)
+        df_counts.append(chunk.document_frequency)
+    lengths = np.concatenate([np.zeros(1, np.int64), *token_lengths])
+    all_tokens = EncodedTokens(
+        vocabulary, np.cumsum(lengths), np.concatenate(token_ids) if token_ids else np.zeros(0, np.int32)
+    )
+    df = np.zeros(len(vocabulary), dtype=np.int64)
+    for k, counts in zip(df_ids, df_counts, strict=True):
+        df[k] += counts  # a chunk's ids are distinct
+    in_content = np.flatnonzero(df).tolist()
+    frequencies = Counter(
+        dict(zip(map(vocabulary.__getitem__, in_content), df[in_content].tolist(), strict=True))
+    )
+    return all_tokens, contents, titles, frequencies
+
+
+def _split(items: list[str], lengths: np.ndarray) -> list[list[str]]:
+    ends = np.cumsum(lengths).tolist()
+    return [items[start:end] for start, end in zip([0, *ends][:-1], ends, strict=True)]
 
 
 def keyword_set(

@@ -37,7 +37,7 @@ from scipy.sparse.csgraph import connected_components
 
 from dedup.candidates import CandidatePairs, sorted_unique
 from dedup.config import PipelineOptions
-from dedup.fingerprint import set_jaccard
+from dedup.fingerprint import EncodedTokens, set_jaccard
 from dedup.records import PairEdge
 from dedup.text import word_ngrams
 from dedup.weights import TermWeights
@@ -405,10 +405,18 @@ def shingle_jaccards(body_tokens: Sequence[Sequence[str]], pairs: np.ndarray, n:
     runs = [np.flatnonzero(pair_block == k) for k in range(block + 1)]
     large = np.flatnonzero(pair_block < 0)
     runs += [large[k : k + SHINGLE_BLOCK_DOCS // 2] for k in range(0, len(large), SHINGLE_BLOCK_DOCS // 2)]
+    # Tokens already stored as ids (and no word with a space, see _block_jaccards) are read as
+    # they are: no tokenising, no dict pass.
+    encoded = isinstance(body_tokens, EncodedTokens) and not body_tokens.has_spaces
     for chosen in runs:
         members = sorted_unique(local[chosen].ravel())
-        tokens = [body_tokens[d] for d in docs[members].tolist()]
-        out[chosen] = _block_jaccards(tokens, np.searchsorted(members, local[chosen]), n)
+        pairs_in_block = np.searchsorted(members, local[chosen])
+        if encoded:
+            lengths, token_ids = body_tokens.ids_of(docs[members])
+            out[chosen] = _id_jaccards(lengths, token_ids.astype(np.int32), pairs_in_block, n)
+        else:
+            tokens = [body_tokens[d] for d in docs[members].tolist()]
+            out[chosen] = _block_jaccards(tokens, pairs_in_block, n)
     return out
 
 
@@ -421,8 +429,12 @@ def _block_jaccards(token_lists: list[Sequence[str]], pairs: np.ndarray, n: int)
     if any(" " in t for t in ids):  # joined n-grams could then collide: compare them as strings
         sets = [word_ngrams(list(toks), n) for toks in token_lists]
         return np.array([set_jaccard(sets[a], sets[b]) for a, b in pairs.tolist()], dtype=np.float64)
-    del ids
-    token_ids = token_ids.astype(np.int32)
+    return _id_jaccards(lengths, token_ids.astype(np.int32), pairs, n)
+
+
+def _id_jaccards(lengths: np.ndarray, token_ids: np.ndarray, pairs: np.ndarray, n: int) -> np.ndarray:
+    """Exact n-gram Jaccards of a block's documents given as int32 token ids (equal ids, equal
+    words; any numbering gives the same values)."""
     starts = np.cumsum(lengths) - lengths
     # Rows of n term ids: every n-gram of a text of n words or more; a shorter text's words as
     # rows (word, -1, ..., -1), which no real n-gram equals.
@@ -453,7 +465,7 @@ def _block_jaccards(token_lists: list[Sequence[str]], pairs: np.ndarray, n: int)
     # One binary row of n-gram classes per document (entries are in document order): an
     # intersection is a dot product.
     row, term = doc[kept], classes[kept]
-    indptr = np.concatenate(([0], np.cumsum(np.bincount(row, minlength=len(token_lists)))))
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(row, minlength=len(lengths)))))
     n_classes = int(term.max()) + 1 if len(term) else 1
     shared = pair_dots(indptr, term, np.ones(len(term)), pairs, n_classes)
     sizes = np.diff(indptr).astype(np.float64)

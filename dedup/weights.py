@@ -92,8 +92,19 @@ class TermWeights:
         # One count over every document's distinct terms (the same insertion order as one
         # update per document).
         df: Counter[str] = Counter(chain.from_iterable(map(set, token_lists)))
-        weights = cls(df, len(token_lists), prior_documents, language)
-        weights.idf_array(list(df))  # every batch term is weighed: all at once, not one by one
+        return cls.from_frequencies(df, len(token_lists), prior_documents, language)
+
+    @classmethod
+    def from_frequencies(
+        cls,
+        document_frequencies: Counter[str],
+        n_documents: int,
+        prior_documents: float = PRIOR_DOCUMENTS,
+        language: str | None = "en",
+    ) -> TermWeights:
+        """``fit`` from document frequencies already counted (e.g. by tokenising workers)."""
+        weights = cls(document_frequencies, n_documents, prior_documents, language)
+        weights.idf_array(list(document_frequencies))  # every batch term: all at once, not one by one
         return weights
 
     def idf(self, term: str) -> float:

@@ -205,3 +205,46 @@ def test_plain_words_outside_the_table_have_no_wordfreq_frequency() -> None:
     for w in absent[:200]:
         expected = -math.expm1(-max(wordfreq.word_frequency(w, "en"), MIN_BACKGROUND_FREQUENCY) * 300)
         assert background_document_frequency(w, "en") == expected
+
+
+# --- documents tokenised once, as ids --------------------------------------------------------
+
+
+def test_encoded_documents_give_the_token_lists_content_words_and_frequencies() -> None:
+    """Chunks encoded apart and merged: the same tokens, content words and document frequencies
+    as tokenising each document; one string object per distinct word."""
+    from dedup.fingerprint import encode_documents, merge_encoded
+    from dedup.text import content_tokens
+
+    rng = random.Random(3)
+    words = ["The", "minister", "said", "U.S.", "Zürich's", "1,999", "a", "of", "—", "x", "Paris"]
+    texts = [(" ".join(rng.choices(words, k=rng.choice([0, 1, 7, 60]))), rng.choice(["", "The Paris x"]))]
+    texts += [(" ".join(rng.choices(words, k=rng.choice([0, 1, 7, 60]))), "Minister") for _ in range(30)]
+    chunks = [encode_documents(texts[k : k + 7]) for k in range(0, len(texts), 7)]
+    all_tokens, contents, titles, df = merge_encoded(chunks)
+    assert len(all_tokens) == len(texts)
+    assert list(all_tokens) == [tokens(text) for text, _ in texts]
+    assert all_tokens[2:5] == [tokens(text) for text, _ in texts[2:5]]
+    assert contents == [content_tokens(text) for text, _ in texts]
+    assert titles == [content_tokens(title) for _, title in texts]
+    assert df == TermWeights.fit(contents).df
+    assert len({id(w) for c in contents for w in c}) == len({w for c in contents for w in c})
+    empty = merge_encoded([encode_documents([])])
+    assert (len(empty[0]), empty[1:]) == (0, ([], [], Counter()))
+
+
+def test_shingle_jaccards_read_encoded_tokens_as_token_lists() -> None:
+    from dedup.fingerprint import EncodedTokens
+    from dedup.verify import shingle_jaccards
+
+    rng = np.random.default_rng(4)
+    vocabulary = [f"w{i}" for i in range(12)]
+    lengths = rng.integers(0, 30, 25)
+    ids = rng.integers(0, len(vocabulary), int(lengths.sum())).astype(np.int32)
+    encoded = EncodedTokens(vocabulary, np.concatenate([[0], np.cumsum(lengths)]), ids)
+    pairs = np.array([(a, b) for a in range(25) for b in range(a + 1, 25)])
+    assert shingle_jaccards(encoded, pairs).tolist() == shingle_jaccards(list(encoded), pairs).tolist()
+    # Words with spaces: "a b" + "c" and "a" + "b c" join to one 2-gram, as word_ngrams joins them.
+    spaced = EncodedTokens(["a b", "c", "a", "b c"], np.array([0, 2, 4]), np.array([0, 1, 2, 3], np.int32))
+    assert spaced.has_spaces and not encoded.has_spaces
+    assert shingle_jaccards(spaced, np.array([[0, 1]]), n=2).tolist() == [1.0]

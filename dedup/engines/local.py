@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -24,12 +24,20 @@ from dedup.canonical import canonicalise_story
 from dedup.cluster import cluster_stories
 from dedup.config import PipelineOptions
 from dedup.extract import extract_document
-from dedup.fingerprint import SHINGLE_WORDS, minhash_signatures, set_jaccard, view_features
+from dedup.fingerprint import (
+    SHINGLE_WORDS,
+    EncodedChunk,
+    encode_documents,
+    merge_encoded,
+    minhash_signatures,
+    set_jaccard,
+    view_feature_sets,
+)
 from dedup.ingest import discover_inputs, read_input
 from dedup.paraphrase import NONE, encoder
 from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
-from dedup.text import content_tokens, tokens, word_ngrams
+from dedup.text import word_ngrams
 from dedup.verify import Verifier
 from dedup.weights import TermWeights
 
@@ -78,63 +86,100 @@ class StageTimer:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
 
 
-class TokensOnDemand(Sequence[list[str]]):
-    """Every token of each document, tokenised when asked. Only shingle views and the signals of
-    verified pairs read all tokens; holding them for every document would cost ~40 KB each."""
-
-    def __init__(self, docs: Sequence[Document]) -> None:
-        self.docs = docs
-
-    def __len__(self) -> int:
-        return len(self.docs)
-
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [tokens(d.text) for d in self.docs[i]]
-        return tokens(self.docs[i].text)
+# Documents per task of the fingerprint workers (tokenising, then signatures): small enough for
+# an even split over the workers, large enough that per-task costs stay small.
+FINGERPRINT_CHUNK = 512
+# Set for the fingerprint workers before they fork (parallel_map): read there, never pickled.
+_FORKED_DOCS: Sequence[Document] | None = None
+_FORKED_SIGNING: tuple[DocumentFeatures, TermWeights, PipelineOptions] | None = None
 
 
 @dataclass
 class DocumentFeatures:
-    """What every grouping stage reads of a document: all tokens (shingles; a list, or computed
-    on demand), content words (weights, keywords, vectors) and title content words."""
+    """What every grouping stage reads of a document: all tokens (shingles, verified pairs'
+    signals, relation labels; any sequence of token lists), content words (weights, keywords,
+    vectors), title content words and, when known, the content words' document frequencies."""
 
     tokens: Sequence[Sequence[str]]
     content: list[list[str]]
     titles: list[list[str]]
+    document_frequencies: Counter[str] | None = None
 
     @classmethod
     def of(cls, docs: Sequence[Document], workers: int = 1) -> DocumentFeatures:
-        texts = [(d.text, d.title or "") for d in docs]
-        rows = parallel_map(_content_of, texts, workers, "tokenise", chunksize=64)
-        # One string object per distinct word: a million documents' word lists then cost their
-        # pointers (~3 KB a document), not a copy of every word each time it occurs.
-        intern = sys.intern
-        content = [list(map(intern, body.split())) for body, _ in rows]
-        titles = [list(map(intern, title.split())) for _, title in rows]
-        return cls(TokensOnDemand(docs), content, titles)
-
-    def signatures(self, weights: TermWeights, options: PipelineOptions) -> dict[str, np.ndarray]:
-        return {
-            view.name: minhash_signatures(
-                [
-                    view_features(
-                        view, self.tokens[i] if view.kind == "shingles" else (), content, title, weights
-                    )
-                    for i, (content, title) in enumerate(zip(self.content, self.titles, strict=True))
-                ],
-                options.minhash,
+        # Workers read the documents forked, and send back word ids, not word lists: the
+        # parent's share of the work is then small. Tokens are kept as ids (4 bytes a token):
+        # verification and canonicalisation read them again without tokenising again.
+        global _FORKED_DOCS
+        spans = _spans(len(docs))
+        _FORKED_DOCS = docs
+        try:
+            chunks = parallel_map(
+                _encode_in_worker, spans, workers, "tokenise", chunksize=1, min_items=_min_spans(docs, spans)
             )
-            for view in options.views
-        }
+        finally:
+            _FORKED_DOCS = None
+        all_tokens, content, titles, df = merge_encoded(chunks)
+        return cls(all_tokens, content, titles, df)
+
+    def weights(self) -> TermWeights:
+        if self.document_frequencies is None:
+            return TermWeights.fit(self.content)
+        return TermWeights.from_frequencies(self.document_frequencies, len(self.content))
+
+    def signatures(
+        self, weights: TermWeights, options: PipelineOptions, workers: int = 1
+    ) -> dict[str, np.ndarray]:
+        """MinHash signatures of every view, on ``workers`` forked processes (rows are independent,
+        so any split gives the same rows)."""
+        global _FORKED_SIGNING
+        spans = _spans(len(self.content))
+        _FORKED_SIGNING = (self, weights, options)
+        try:
+            min_items = _min_spans(self.content, spans)
+            parts = parallel_map(
+                _sign_in_worker, spans, workers, "signatures", chunksize=1, min_items=min_items
+            )
+        finally:
+            _FORKED_SIGNING = None
+        return {view.name: np.concatenate([part[view.name] for part in parts]) for view in options.views}
 
     def verifier(self, docs: Sequence[Document], weights: TermWeights, options: PipelineOptions) -> Verifier:
         return Verifier(self.content, self.titles, [d.published for d in docs], weights, options)
 
 
-def _content_of(text_and_title: tuple[str, str]) -> tuple[str, str]:
-    """Content words of body and title, space-joined: one string pickles far faster than a list."""
-    return " ".join(content_tokens(text_and_title[0])), " ".join(content_tokens(text_and_title[1]))
+def _spans(n: int) -> list[tuple[int, int]]:
+    """``range(n)`` cut into FINGERPRINT_CHUNK-long (start, stop) spans; one empty span for n = 0."""
+    return [(s, min(s + FINGERPRINT_CHUNK, n)) for s in range(0, n, FINGERPRINT_CHUNK)] or [(0, 0)]
+
+
+def _min_spans(docs: Sequence, spans: Sequence) -> int:
+    """parallel_map's ``min_items`` for spans: a pool once there are MIN_ITEMS_FOR_POOL documents."""
+    return 2 if len(docs) >= MIN_ITEMS_FOR_POOL else len(spans) + 1
+
+
+def _encode_in_worker(span: tuple[int, int]) -> EncodedChunk:
+    assert _FORKED_DOCS is not None
+    return encode_documents((d.text, d.title or "") for d in _FORKED_DOCS[span[0] : span[1]])
+
+
+def _sign_in_worker(span: tuple[int, int]) -> dict[str, np.ndarray]:
+    assert _FORKED_SIGNING is not None
+    features, weights, options = _FORKED_SIGNING
+    a, b = span
+    return {
+        view.name: minhash_signatures(
+            view_feature_sets(
+                view,
+                features.tokens[a:b] if view.kind == "shingles" else (),
+                features.content[a:b],
+                features.titles[a:b],
+                weights,
+            ),
+            options.minhash,
+        )
+        for view in options.views
+    }
 
 
 @dataclass
@@ -202,8 +247,8 @@ def group_documents(
     timer = timer or StageTimer()
     with timer("fingerprint"):
         features = DocumentFeatures.of(docs, pool_workers(options))
-        weights = TermWeights.fit(features.content)
-        signatures = features.signatures(weights, options)
+        weights = features.weights()
+        signatures = features.signatures(weights, options, pool_workers(options))
     with timer("candidates"):
         if exhaustive:
             n = len(docs)
