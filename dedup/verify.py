@@ -271,7 +271,9 @@ def _score_blocks(
     """``pair_dots`` for the pairs of some blocks of second rows (written into ``out``)."""
     indptr, indices, data = csr
     lookup = np.full(width, -1, dtype=np.int64)  # term -> column of the dense block
-    buffer = np.zeros(BLOCK_ROWS * (BLOCK_TERMS + 1) + 1)
+    # Grown as blocks need it: the verifier's similarity of one story's few pairs is asked once
+    # per story, and a buffer for the largest possible block would cost more than the pairs.
+    buffer = np.zeros(0)
     for s, e in blocks:
         # The block: second rows s..e, one dense row each over the union of their terms plus one
         # column that stays zero (terms a first row holds and the block does not).
@@ -280,7 +282,7 @@ def _score_blocks(
         block_terms = sorted_unique(terms)
         stride = len(block_terms) + 1
         if (e - s) * stride + 1 > len(buffer):
-            buffer = np.zeros((e - s) * stride + 1)
+            buffer = np.zeros(max((e - s) * stride + 1, 2 * len(buffer)))
         lookup[block_terms] = np.arange(len(block_terms))
         cells = np.repeat(np.arange(e - s) * stride, row_terms[s:e]) + lookup[terms]
         buffer[cells] = data[positions]
