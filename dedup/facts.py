@@ -98,6 +98,8 @@ _NUMBER_WORDS = re.compile(
     re.I,
 )
 _QUOTE = re.compile(r'["“„«]([^"“”„«»]{3,400})["”»]')
+_OPENING_QUOTES = ('"', "“", "„", "«")
+_DIGIT = re.compile(r"\d")
 _ENTITY = re.compile(
     r"\p{Lu}[\p{L}\p{N}'.-]*(?:\s+(?:(?:of|the|for|and|de|al|bin)\s+)?\p{Lu}[\p{L}\p{N}'.-]*)*"
 )
@@ -172,13 +174,16 @@ def extract_facts(sentence: str, counting_words: bool = False) -> list[Fact]:
 def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
     facts: list[Fact] = []
     taken: list[tuple[int, int]] = []
-    for pattern, to_key in _DATE_PATTERNS:
+    # Every date pattern but the weekday one, and every figure, has a digit; every quote a
+    # quotation mark: most sentences skip most patterns.
+    has_digit = _DIGIT.search(sentence) is not None
+    for pattern, to_key in _DATE_PATTERNS if has_digit else _DATE_PATTERNS[-1:]:
         for m in pattern.finditer(sentence):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
             taken.append(m.span())
             facts.append(Fact("date", to_key(m), m[0]))
-    for m in _NUMBER.finditer(sentence):
+    for m in _NUMBER.finditer(sentence) if has_digit else ():
         if any(m.start() < e and s < m.end() for s, e in taken):
             continue
         value = float(m[1].replace(",", ""))
@@ -196,7 +201,7 @@ def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
         if m[2]:
             value *= _SCALES[m[2].lower()]
         facts.append(Fact("number", _format_number(value), m[0].strip()))
-    for m in _QUOTE.finditer(sentence):
+    for m in _QUOTE.finditer(sentence) if any(q in sentence for q in _OPENING_QUOTES) else ():
         words = content_tokens(m[1])
         if len(words) >= 2:
             facts.append(Fact("quote", " ".join(words), m[1].strip(" ,.;:")))
