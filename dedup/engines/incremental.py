@@ -157,13 +157,16 @@ def run_incremental(
             [(position[a], position[b]) for a, b in links if a in position and b in position], dtype=np.int64
         ).reshape(-1, 2)
         # Earlier edges are rescored with today's weights, as a run over all batches would.
-        local_links = local_links[verifier.similarity(local_links) >= options.threshold]
+        similarities = verifier.similarity(local_links)
+        kept = similarities >= options.threshold
         groups = cluster_stories(
             len(docs),
-            [tuple(p) for p in local_links.tolist()],
+            local_links[kept],
             options.threshold,
             options.cohesion_ratio,
             verifier.similarity_matrix,
+            similarities=similarities[kept],
+            similarity_matrices=verifier.similarity_matrices,
         )
         story_of, merges = reconcile_with_history(
             groups, touched, all_docs, n_old, state.cluster_ids, run_key

@@ -265,6 +265,8 @@ def group_documents(
             options.threshold,
             options.cohesion_ratio,
             verifier.similarity_matrix,
+            similarities=np.array([e.similarity for e in edges], dtype=np.float64),
+            similarity_matrices=verifier.similarity_matrices,
         )
     return Grouping(edges, stories, len(candidates), verifier, weights, features.tokens)
 

@@ -471,6 +471,9 @@ class _Rebased:
     def similarity_matrix(self, docs: np.ndarray) -> np.ndarray:
         return self.verifier.similarity_matrix(np.asarray(docs, dtype=np.int64) + 1)
 
+    def similarity_matrices(self, groups: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return self.verifier.similarity_matrices([np.asarray(g, dtype=np.int64) + 1 for g in groups])
+
 
 def _signature_batches(
     batches: Iterator[pa.RecordBatch], corpus: Broadcast[CorpusTerms], options: PipelineOptions
@@ -819,6 +822,8 @@ def _story_tables(
         options.threshold,
         options.cohesion_ratio,
         verifier.similarity_matrix,
+        similarities=np.array([e.similarity for e in edges], dtype=np.float64),
+        similarity_matrices=verifier.similarity_matrices,
     )
     texts = [d.text for d in docs]
     grouping = Grouping(edges, stories, len(edges), verifier, corpus.value.weights, _TokensOf(texts))  # type: ignore[arg-type]
