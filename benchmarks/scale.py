@@ -12,11 +12,15 @@ Each runs in its own process under ``/usr/bin/time -v`` (wall time, peak RSS of 
 tree's largest process). The machine is shared, so compare the ratio of the two within one
 invocation, not absolute times across invocations.
 
-Corpus: every synthetic article takes ~650 words in runs of real sentences, with rare words
-(names, places, topical nouns) and numbers replaced by article-specific ones, so that two
-articles drawing on the same real story are different stories (most articles of a real corpus
-are singletons); about 20% of the articles are planted versions of another synthetic article:
-exact copies, trimmed copies, sentence-shuffled copies and light rewordings.
+Corpus: every original takes ~650 words of real sentences, each drawn from a random real
+story, with rare words (names, places, topical nouns) and numbers replaced by the article's
+own, and a headline around one of its names; about 20% of the articles are planted versions
+of a recent original: exact copies, trimmed copies, sentence-shuffled copies and light
+rewordings. Each record carries its gold ``story`` (the original's id), which ``dedup run``
+ignores; both contenders' groups are scored against it (adjusted Rand index), so speed is never
+bought with quality. (Runs of consecutive real sentences made originals that drew on the same
+real story share whole paragraphs, and invented names of 2 syllables collided: the corpus then
+held "different" stories that were near-copies, and candidate pairs grew with their square.)
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ _WORD = re.compile(r"\b[A-Za-z]{3,}\b")
 # nouns. They are replaced per article, so 169 real stories give many distinct synthetic ones.
 RARE_ZIPF = 4.0
 _NUMBER = re.compile(r"\b\d+\b")
-# 40 syllables, 2-4 per name: ~2.6M names, so invented names rarely collide across articles (a
+# 40 syllables, 4-5 per name: ~105M names, so invented names rarely collide across articles (a
 # corpus where every name recurs in hundreds of unrelated articles is not a news corpus).
 _SYLLABLES = (
     "ka lo mi ren ta vo shi bar del un cor pe lin dro sa mek tu fa gol ri "
@@ -75,7 +79,7 @@ def load_story_sentences(data: Path) -> list[list[str]]:
 
 
 def _name(rng: random.Random) -> str:
-    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(4, 5))).capitalize()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -102,21 +106,33 @@ def _own_words(text: str, rng: random.Random, names: dict[str, str]) -> str:
 
 
 def _original(rng: random.Random, stories: list[list[str]]) -> tuple[str, list[list[str]]]:
-    """A title and paragraphs of ~650 words: runs of consecutive sentences of a few real stories
-    (169 stories alone would make every synthetic article share its topic with hundreds)."""
+    """A title and paragraphs of ~650 words: real sentences, each from a random real story.
+    Runs of consecutive sentences would make two originals that drew on the same real story
+    share whole paragraphs (only names changed): at 100k articles every run of the 169 stories
+    recurs in hundreds of "different" stories, which no news corpus does."""
     picked: list[str] = []
     words = 0
     while words < TARGET_WORDS:
-        pool = rng.choice(stories)
-        start = rng.randrange(len(pool))
-        for sentence in pool[start : start + rng.randint(3, 8)]:
-            picked.append(sentence)
-            words += len(sentence.split())
+        sentence = rng.choice(rng.choice(stories))
+        picked.append(sentence)
+        words += len(sentence.split())
     names: dict[str, str] = {}
     picked = [_own_words(s, rng, names) for s in picked]
     paragraphs = [picked[i : i + 3] for i in range(0, len(picked), 3)]
-    title = " ".join(picked[0].split()[: rng.randint(6, 12)]).strip("“”\"',.")
-    return title, paragraphs
+    return _headline(rng, picked, set(names.values())), paragraphs
+
+
+def _headline(rng: random.Random, sentences: list[str], own_names: set[str]) -> str:
+    """6-12 words of the first sentence naming one of the article's own names (a headline names
+    who or where; the first sentence's opening alone would give every article that drew the
+    same real sentence first the same title)."""
+    for sentence in sentences:
+        words = sentence.split()
+        named = [k for k, w in enumerate(words) if w.strip("“”\"',.()").lower() in own_names]
+        if named and len(words) >= 6:
+            start = max(0, min(named[0] - rng.randint(0, 3), len(words) - 6))
+            return " ".join(words[start : start + rng.randint(6, 12)]).strip("“”\"',.")
+    return " ".join(sentences[0].split()[: rng.randint(6, 12)]).strip("“”\"',.")
 
 
 def _planted(rng: random.Random, title: str, paragraphs: list[list[str]]) -> tuple[str, list[list[str]]]:
@@ -141,20 +157,24 @@ def write_corpus(path: Path, n_docs: int, seed: int, data: Path) -> None:
     """Deterministic for a seed: the same corpus for both contenders and across runs."""
     stories = load_story_sentences(data)
     rng = random.Random(seed)
-    made: list[tuple[str, list[list[str]]]] = []
+    made: list[tuple[str, str, list[list[str]]]] = []  # (story, title, paragraphs)
     first_day = date(2023, 1, 1)
     with path.open("w", encoding="utf-8") as out:
         for i in range(n_docs):
+            doc_id = f"doc{i:07d}"
             if made and rng.random() < PLANTED_SHARE:
-                title, paragraphs = _planted(rng, *rng.choice(made[-5000:]))
+                story, *original = rng.choice(made[-5000:])
+                title, paragraphs = _planted(rng, *original)
             else:
+                story = doc_id
                 title, paragraphs = _original(rng, stories)
-                made.append((title, paragraphs))
+                made.append((story, title, paragraphs))
             record = {
-                "id": f"doc{i:07d}",
+                "id": doc_id,
                 "title": title,
                 "text": "\n\n".join(" ".join(p) for p in paragraphs),
                 "date": (first_day + timedelta(days=rng.randrange(730))).isoformat(),
+                "story": story,  # gold label (the original's id); dedup run ignores it
             }
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
@@ -185,7 +205,29 @@ def naive(corpus: Path) -> dict[str, int]:
                 parent[find(other)] = find(key)
             lsh.insert(key, m)
     groups = {find(k) for k in parent}
-    return {"documents": len(parent), "groups": len(groups)}
+    return {"documents": len(parent), "groups": len(groups), "labels": {k: find(k) for k in parent}}
+
+
+def gold_scores(corpus: Path, naive_labels: dict[str, str], out: Path) -> tuple[int, float, float]:
+    """Number of gold stories, and the ARI of the naive loop's groups and of our stories
+    against the corpus's gold labels."""
+    import pyarrow.parquet as pq
+
+    from dedup.evaluate import adjusted_rand_index
+
+    gold: dict[str, str] = {}
+    with corpus.open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            gold[record["id"]] = record["story"]
+    ours = pq.read_table(out / "documents.parquet", columns=["doc_id", "cluster_id"]).to_pydict()
+    ids = sorted(gold)
+    ours_labels = dict(zip(ours["doc_id"], ours["cluster_id"], strict=True))
+    return (
+        len(set(gold.values())),
+        adjusted_rand_index([gold[i] for i in ids], [naive_labels[i] for i in ids]),
+        adjusted_rand_index([gold[i] for i in ids], [ours_labels[i] for i in ids]),
+    )
 
 
 def measure(command: list[str]) -> dict[str, float]:
@@ -208,7 +250,11 @@ def run_size(
         write_corpus(corpus, n_docs, seed, data)
         log(f"{n_docs} docs: corpus written in {time.perf_counter() - started:.1f} s")
     result: dict = {"documents": n_docs}
-    result["naive"] = measure([sys.executable, __file__, "--naive", str(corpus)])
+    labels_file = workdir / f"naive-labels-{n_docs}-seed{seed}.json"
+    result["naive"] = measure(
+        [sys.executable, __file__, "--naive", str(corpus), "--labels", str(labels_file)]
+    )
+    naive_labels = json.loads(labels_file.read_text(encoding="utf-8"))
     out = workdir / f"out-{n_docs}"
     result["ours"] = measure(
         [
@@ -218,6 +264,8 @@ def run_size(
         ]
     )
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    scores = gold_scores(corpus, naive_labels, out)
+    result["gold_stories"], result["naive"]["ari"], result["ours"]["ari"] = scores
     result["ours"]["stages"] = manifest.get("timings_seconds", {})
     result["ours"]["stories"] = manifest.get("counts", {}).get("clusters")
     for name in ("naive", "ours"):
@@ -241,9 +289,12 @@ def main() -> None:
         help="passed to dedup run; 'none' times the pipeline without the semantic paraphrase check",
     )
     parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)  # child process: run the loop
+    parser.add_argument("--labels", type=Path, help=argparse.SUPPRESS)  # ... and write its groups here
     args = parser.parse_args()
     if args.naive:
-        print(json.dumps(naive(args.naive)))
+        result = naive(args.naive)
+        args.labels.write_text(json.dumps(result.pop("labels")), encoding="utf-8")
+        print(json.dumps(result))
         return
 
     def log(message: str) -> None:
@@ -255,7 +306,10 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         for n_docs in (int(s) for s in args.sizes.split(",")):
             results.append(run_size(n_docs, args.seed, args.data, workdir, log, args.paraphrase_model))
-    header = f"{'docs':>9} {'contender':>9} {'seconds':>9} {'docs/s':>9} {'peak RSS':>10} {'ours/naive':>10}"
+    header = (
+        f"{'docs':>9} {'contender':>9} {'seconds':>9} {'docs/s':>9} {'peak RSS':>10} {'ours/naive':>10} "
+        f"{'ARI':>6}"
+    )
     print(header)
     for r in results:
         for name in ("naive", "ours"):
@@ -263,10 +317,11 @@ def main() -> None:
             ratio = f"{r['time_ratio_ours_to_naive']:.2f}" if name == "ours" else ""
             print(
                 f"{r['documents']:>9} {name:>9} {m['seconds']:>9.1f} {m['docs_per_second']:>9.0f} "
-                f"{m['peak_rss_mib']:>7.0f} MiB {ratio:>10}"
+                f"{m['peak_rss_mib']:>7.0f} MiB {ratio:>10} {m['ari']:>6.3f}"
             )
         stages = " ".join(f"{k}={v:.1f}" for k, v in r["ours"]["stages"].items())
-        print(f"{'':>9} ours stages (s): {stages}; stories: {r['ours']['stories']}")
+        stories = f"{r['ours']['stories']} (gold: {r['gold_stories']})"
+        print(f"{'':>9} ours stages (s): {stages}; stories: {stories}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps({"seed": args.seed, "results": results}, indent=2) + "\n", encoding="utf-8"

@@ -3,10 +3,10 @@
     python benchmarks/spark_vs_local.py [--size 100000] [--data ../shared/data/stories]
                                         [--master local[2]] [--driver-memory 6g]
 
-Each generated story is made of the sentences of two real articles of different labelled
-stories; its 1-6 versions each keep 60-90% of those sentences in shuffled order, and about
-20% of versions are planted rewrites (sentences from a third article of the first story
-mixed in). Everything is seeded, so a size always gives the same corpus.
+The corpus is the scale benchmark's (benchmarks/scale.py, seed 13): ~650-word originals of
+runs of real sentences with their rare words and numbers made the article's own, and 20%
+planted versions of recent originals (exact, trimmed, shuffled or reworded), split into part
+files of 5,000 articles. Everything is seeded, so a size always gives the same corpus.
 
 Both engines run in this one process, one after the other (local first, then Spark), on the
 same corpus, so the ratio is measured under the same machine load. Prints wall time, documents
@@ -23,7 +23,6 @@ import gc
 import json
 import os
 import platform
-import random
 import sys
 import threading
 import time
@@ -33,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.scale import write_corpus  # noqa: E402
 from dedup.config import PipelineOptions  # noqa: E402
 from dedup.engines.local import run_pipeline  # noqa: E402
 from dedup.engines.spark import (  # noqa: E402
@@ -43,48 +43,25 @@ from dedup.engines.spark import (  # noqa: E402
     verify_groups,
 )
 from dedup.output import build_tables  # noqa: E402
-from dedup.text import split_sentences  # noqa: E402
 
-SEED = 20251125
-REWRITE_SHARE = 0.2
+SEED = 13  # benchmarks/scale.py's default seed: both benchmarks time the same corpus
+PART_ROWS = 5000
 STAGES = ("ingest", "extract", "fingerprint", "candidates", "verify", "cluster", "canonicalise", "collect")
 RESULTS = ROOT / "bench-results" / "spark_vs_local.json"
 
 
-def load_articles(data: Path) -> dict[str, list[list[str]]]:
-    """Sentences of every labelled article, by gold story."""
-    stories: dict[str, list[list[str]]] = {}
-    for name in ("giveme5w1h.jsonl", "basil.jsonl"):
-        for line in (data / name).read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            sentences = [s for p in row["text"].splitlines() for s in split_sentences(p) if s.strip()]
-            if len(sentences) >= 4:
-                stories.setdefault(f"{name}:{row['story']}", []).append(sentences)
-    return stories
-
-
-def generate(stories: dict[str, list[list[str]]], size: int, out: Path) -> None:
-    rng = random.Random(SEED)
-    keys = sorted(stories)
-    rows, story = [], 0
-    while len(rows) < size:
-        first, second = rng.sample(keys, 2)
-        pool = rng.choice(stories[first]) + rng.choice(stories[second])
-        for version in range(rng.randint(1, 6)):
-            sentences = rng.sample(pool, max(3, int(len(pool) * rng.uniform(0.6, 0.9))))
-            if rng.random() < REWRITE_SHARE:
-                sentences += rng.sample(rng.choice(stories[first]), 2)
-                rng.shuffle(sentences)
-            rows.append(
-                {"id": f"g{story:06d}-{version}", "title": sentences[0][:80], "text": " ".join(sentences)}
-            )
-        story += 1
+def generate(data: Path, size: int, out: Path) -> None:
+    """The scale benchmark's corpus (benchmarks/scale.py, same seed), split into part files of
+    5,000 articles so that Spark reads them in parallel."""
     out.mkdir(parents=True, exist_ok=True)
-    for part in range(0, size, 5000):  # several files, so Spark reads them in parallel
-        chunk = rows[part : min(part + 5000, size)]
-        (out / f"part-{part // 5000:04d}.jsonl").write_text(
-            "".join(json.dumps(r) + "\n" for r in chunk), encoding="utf-8"
+    whole = out / "corpus.jsonl.tmp"
+    write_corpus(whole, size, SEED, data)
+    lines = whole.read_text(encoding="utf-8").splitlines(keepends=True)
+    for part in range(0, size, PART_ROWS):
+        (out / f"part-{part // PART_ROWS:04d}.jsonl").write_text(
+            "".join(lines[part : part + PART_ROWS]), encoding="utf-8"
         )
+    whole.unlink()
 
 
 class PeakMemory:
@@ -156,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "stories")
-    parser.add_argument("--corpus", type=Path, default=ROOT / "bench-results" / "spark-corpus")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "bench-results" / "spark-corpus-scale")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", help="spark.driver.memory (default: by --size)")
     parser.add_argument("--json", type=Path, default=RESULTS, help="results file (one entry per size)")
@@ -169,7 +146,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus = args.corpus / str(args.size)
     if not corpus.is_dir():
-        generate(load_articles(args.data), args.size, corpus)
+        generate(args.data, args.size, corpus)
     options = PipelineOptions(paraphrase_model=args.paraphrase_model)
     load_before = os.getloadavg()
 
