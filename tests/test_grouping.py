@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHashLSH
@@ -309,3 +311,35 @@ def test_shingle_jaccards_of_a_component_larger_than_a_block(monkeypatch: pytest
     monkeypatch.setattr(verify_module, "SHINGLE_BLOCK_DOCS", 6)
     monkeypatch.setattr(verify_module, "_ENTRY_BITS", 3)  # and the argsort path for big blocks
     assert shingle_jaccards(texts, pairs).tolist() == expected
+
+
+def test_pair_dots_reuse_their_term_lookup_across_calls_widths_threads_and_failures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(5)
+    real_ranges = verify_module._ranges
+
+    def expected(m: sparse.csr_matrix, pairs: np.ndarray) -> np.ndarray:
+        return np.asarray(m[pairs[:, 0]].multiply(m[pairs[:, 1]]).sum(axis=1)).ravel()
+
+    def fail_on_second_call(calls: Iterator[int]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+            if next(calls) == 1:  # a block's second rows are in the lookup by then
+                raise MemoryError("simulated")
+            return real_ranges(starts, lengths)
+
+        return ranges
+
+    monkeypatch.setattr(verify_module, "PAIRS_PER_THREAD", 10)
+    monkeypatch.setattr(verify_module, "BLOCK_ROWS", 4)
+    for width in (50, 3000, 20, 3000):  # a wider vocabulary, then narrower ones, on the same threads
+        m = sparse.random(40, width, density=min(1.0, 32 / width), format="csr", random_state=rng)
+        pairs = rng.integers(0, 40, size=(300, 2))
+        assert np.array_equal(verify_module.pair_cosines(m, pairs), expected(m, pairs))
+        # A call failing half-way through a block must not leave the lookup dirty for the next
+        # call on the same thread (7 pairs: below PAIRS_PER_THREAD, so this thread).
+        monkeypatch.setattr(verify_module, "_ranges", fail_on_second_call(iter(range(1000))))
+        with pytest.raises(MemoryError):
+            verify_module.pair_cosines(m, pairs[:7])
+        monkeypatch.setattr(verify_module, "_ranges", real_ranges)
+        assert np.array_equal(verify_module.pair_cosines(m, pairs[7:14]), expected(m, pairs[7:14]))
