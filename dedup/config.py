@@ -66,6 +66,12 @@ class PipelineOptions:
     # connected component is cut at the same similarity. In the middle of the range where both
     # labelled sets stay >= 0.90 ARI (0.06-0.105, thanks to the cohesion test below).
     threshold: float = 0.09
+    # Body guard: two long bodies (each at least body_guard_words content words) whose body
+    # cosine is below min_body_similarity are different stories, whatever their headlines
+    # share ("Stocks fall as..."): their similarity is 0. Short bodies (a caption, a teaser)
+    # still join on the title. On basil it removes 36 false edges and no true one.
+    min_body_similarity: float = 0.05
+    body_guard_words: int = 100
     # Two groups merge only if their mean cross similarity is at least this share of the looser
     # group's mean internal similarity (dedup/cluster.py).
     cohesion_ratio: float = 0.5

@@ -570,6 +570,9 @@ class Verifier:
         days = [published_day(p) for p in published]
         self.days = np.array([np.nan if d is None else d for d in days], dtype=np.float64)
         self.options = options
+        self.body_guarded = np.fromiter(
+            (len(c) >= options.body_guard_words for c in body_content), dtype=bool, count=n
+        )
 
     @property
     def nbytes(self) -> int:
@@ -614,7 +617,8 @@ class Verifier:
         apart = np.abs(self.days[pairs[:, 0]] - self.days[pairs[:, 1]])
         docs = sorted_unique(pairs.ravel())
         body = pair_cosines(self.body_rows(docs), np.searchsorted(docs, pairs))
-        return PairScores(cosine * self.date_factor(apart), body, pair_cosines(self.title, pairs), apart)
+        similarity = self._guarded(pairs, cosine * self.date_factor(apart), body)
+        return PairScores(similarity, body, pair_cosines(self.title, pairs), apart)
 
     def date_factor(self, days_apart: np.ndarray) -> np.ndarray:
         """1 within the window (or when a date is unknown), then a step down, then a lower step."""
@@ -649,7 +653,17 @@ class Verifier:
             shape=(len(docs), max(len(columns), 1)),
         )
         cosine = (rows @ rows.T).toarray()
-        return cosine * self.date_factor(np.abs(self.days[docs][:, None] - self.days[docs][None, :]))
+        similarity = cosine * self.date_factor(np.abs(self.days[docs][:, None] - self.days[docs][None, :]))
+        return self._guarded_matrix(docs, similarity)
+
+    def _guarded_matrix(self, docs: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+        """``_guarded`` for the dense similarities among ``docs``."""
+        if self.options.min_body_similarity <= 0 or not self.body_guarded[docs].any():
+            return similarity
+        i, j = np.nonzero(similarity)
+        pairs = np.stack([docs[i], docs[j]], axis=1)
+        similarity[i, j] = self._guarded(pairs, similarity[i, j])
+        return similarity
 
     def similarity_matrices(self, groups: Sequence[np.ndarray]) -> list[np.ndarray]:
         """``[similarity_matrix(g) for g in groups]``, the same values, scored together: for many
@@ -675,6 +689,7 @@ class Verifier:
             True,
         )
         values = cosine * self.date_factor(np.abs(self.days[pairs[:, 0]] - self.days[pairs[:, 1]]))
+        values = self._guarded(pairs, values)
         bounds = np.cumsum(sizes * sizes)[:-1]
         return [
             block.reshape(len(g), len(g)) for block, g in zip(np.split(values, bounds), groups, strict=True)
@@ -684,7 +699,28 @@ class Verifier:
         """The verifier similarity alone (what clustering needs)."""
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         apart = np.abs(self.days[pairs[:, 0]] - self.days[pairs[:, 1]])
-        return self._cosines(pairs) * self.date_factor(apart)
+        return self._guarded(pairs, self._cosines(pairs) * self.date_factor(apart))
+
+    def _guarded(
+        self, pairs: np.ndarray, similarity: np.ndarray, body: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``similarity`` with the body guard applied (options.min_body_similarity): pairs of two
+        long bodies that share almost no body vocabulary score 0. ``body``: their body cosines,
+        if known; otherwise computed for the pairs the guard can change."""
+        if self.options.min_body_similarity <= 0 or not len(pairs):
+            return similarity
+        both_long = self.body_guarded[pairs[:, 0]] & self.body_guarded[pairs[:, 1]] & (similarity > 0)
+        check = np.flatnonzero(both_long)
+        if not len(check):
+            return similarity
+        if body is None:
+            docs = sorted_unique(pairs[check].ravel())
+            body_check = pair_cosines(self.body_rows(docs), np.searchsorted(docs, pairs[check]))
+        else:
+            body_check = body[check]
+        similarity = similarity.copy()
+        similarity[check[body_check < self.options.min_body_similarity]] = 0.0
+        return similarity
 
     def verify(
         self,
@@ -703,6 +739,9 @@ class Verifier:
         cosine = self._cosines(pairs)
         # The signals beyond the similarity are only kept for verified pairs: score those only.
         keep = np.flatnonzero(cosine * self.date_factor(apart) >= self.options.threshold)
+        # The body guard, on the pairs above the threshold only (it can only lower a score).
+        guarded = self._guarded(pairs[keep], cosine[keep] * self.date_factor(apart[keep]))
+        keep = keep[guarded >= self.options.threshold]
         pairs = pairs[keep]
         if isinstance(candidates, CandidatePairs):
             views = candidates.select(keep).view_names()

@@ -202,6 +202,40 @@ def test_verify_takes_array_candidates_and_keeps_the_dict_form() -> None:
         assert e.shingle_jaccard == set_jaccard(word_ngrams(bodies[e.a], 5), word_ngrams(bodies[e.b], 5))
 
 
+def test_the_body_guard_parts_long_articles_that_share_only_a_headline() -> None:
+    # Two long articles on different events under the same headline, and a short teaser of the
+    # first (too short for its body to say anything): the headline may join the teaser, never
+    # the two long bodies.
+    background = [[f"w{k}" for k in range(i, i + 120)] for i in range(0, 2400, 120)]
+    first = [f"a{k}" for k in range(140)] + ["shared", "common"]
+    second = [f"b{k}" for k in range(140)] + ["shared", "common"]
+    teaser = first[:30]
+    headline = ["markets", "tumble", "rates", "decision", "looms"]
+    bodies = [first, second, teaser, *background]
+    titles = [headline, headline, headline, *[[f"h{i}"] for i in range(len(background))]]
+    published = [None] * len(bodies)
+    weights = TermWeights.fit(bodies, language=None)
+    unguarded = Verifier(
+        bodies, titles, published, weights, PipelineOptions(paraphrase_model="none", min_body_similarity=0)
+    )
+    options = PipelineOptions(paraphrase_model="none")
+    verifier = Verifier(bodies, titles, published, weights, options)
+    pairs = np.array([[0, 1], [0, 2], [1, 2]])
+    # The headline alone lifts the long pair over the threshold; the guard parts it.
+    assert unguarded.similarity(pairs)[0] >= options.threshold
+    guarded = verifier.similarity(pairs)
+    assert guarded[0] == 0.0
+    assert guarded[1] >= options.threshold and guarded[1] == unguarded.similarity(pairs)[1]
+    assert verifier.scores(pairs).similarity.tolist() == guarded.tolist()
+    found = CandidatePairs.from_pairs(len(bodies), pairs, ("keywords",))
+    assert {(e.a, e.b) for e in verifier.verify(found, bodies)} == {(0, 2), (1, 2)}
+    # Clustering's dense matrices agree with the pair scores.
+    docs = np.array([0, 1, 2])
+    matrix = verifier.similarity_matrix(docs)
+    assert matrix[0, 1] == matrix[1, 0] == 0.0 and matrix[0, 2] == pytest.approx(guarded[1], abs=1e-12)
+    assert np.array_equal(verifier.similarity_matrices([docs])[0], verifier.similarity_matrix(docs))
+
+
 def test_shingle_jaccards_are_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(2)
     words = [f"x{i}" for i in range(30)]
