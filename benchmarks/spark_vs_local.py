@@ -23,6 +23,7 @@ import gc
 import json
 import os
 import platform
+import shutil
 import sys
 import threading
 import time
@@ -53,15 +54,20 @@ RESULTS = ROOT / "bench-results" / "spark_vs_local.json"
 def generate(data: Path, size: int, out: Path) -> None:
     """The scale benchmark's corpus (benchmarks/scale.py, same seed), split into part files of
     5,000 articles so that Spark reads them in parallel."""
-    out.mkdir(parents=True, exist_ok=True)
-    whole = out / "corpus.jsonl.tmp"
+    # Written beside ``out`` and renamed into place: an interrupted run leaves no folder that
+    # looks like a whole corpus.
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    whole = staging / "corpus.jsonl.tmp"
     write_corpus(whole, size, SEED, data)
     lines = whole.read_text(encoding="utf-8").splitlines(keepends=True)
     for part in range(0, size, PART_ROWS):
-        (out / f"part-{part // PART_ROWS:04d}.jsonl").write_text(
+        (staging / f"part-{part // PART_ROWS:04d}.jsonl").write_text(
             "".join(lines[part : part + PART_ROWS]), encoding="utf-8"
         )
     whole.unlink()
+    staging.rename(out)
 
 
 class PeakMemory:

@@ -87,7 +87,21 @@ def story_id(doc_ids: Sequence[str]) -> str:
 
 def paragraph_sentences(text: str) -> list[list[str]]:
     """The sentences of each non-empty line (paragraph) of a text."""
-    return [split_sentences(line) for line in text.splitlines() if line.strip()]
+    return [list(_line_sentences(line)) for line in text.splitlines() if line.strip()]
+
+
+# A story's versions repeat most of each other's paragraphs and sentences (copies, trims,
+# reorderings): each is split and tokenised once per worker, not once per version.
+@lru_cache(maxsize=1 << 16)
+def _line_sentences(line: str) -> tuple[str, ...]:
+    return tuple(split_sentences(line))
+
+
+@lru_cache(maxsize=1 << 17)
+def _sentence_words(sentence: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A sentence's content words without attribution verbs, as written and stemmed."""
+    words = tuple(t for t in content_tokens(sentence) if t not in ATTRIBUTION)
+    return words, tuple(map(stem, words))
 
 
 def composed_paragraphs(text: str) -> str:
@@ -104,8 +118,8 @@ class SentenceTable:
 
     sentences: list[str]
     paragraphs: list[int]
-    words: list[list[str]]
-    terms: list[list[str]]
+    words: list[tuple[str, ...]]
+    terms: list[tuple[str, ...]]
 
     @classmethod
     def of(cls, text: str) -> SentenceTable:
@@ -113,8 +127,8 @@ class SentenceTable:
         for p, paragraph in enumerate(paragraph_sentences(text)):
             sentences.extend(paragraph)
             paragraphs.extend([p] * len(paragraph))
-        words = [[t for t in content_tokens(s) if t not in ATTRIBUTION] for s in sentences]
-        return cls(sentences, paragraphs, words, [[stem(t) for t in ws] for ws in words])
+        words, terms = zip(*map(_sentence_words, sentences), strict=True) if sentences else ((), ())
+        return cls(sentences, paragraphs, list(words), list(terms))
 
 
 # Above this many sentences in one story, alignments are computed pair by pair instead of in

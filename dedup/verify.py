@@ -594,6 +594,18 @@ class Verifier:
     def body_rows(self, docs: np.ndarray) -> sparse.csr_matrix:
         """The L2-normalised body vectors of ``docs`` (terms ascending), rebuilt exactly from the
         stored counts."""
+        indptr, terms, values = self._body_arrays(docs)
+        return sparse.csr_matrix((values, terms, indptr), shape=(len(indptr) - 1, self.combined.shape[1]))
+
+    def body_cosines(self, pairs: np.ndarray) -> np.ndarray:
+        """Body cosine of each pair (``pair_cosines`` over ``body_rows``, without building a
+        scipy matrix: canonicalisation asks for a story's few pairs at a time)."""
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        docs = sorted_unique(pairs.ravel())
+        indptr, terms, values = self._body_arrays(docs)
+        return pair_dots(indptr, terms, values, np.searchsorted(docs, pairs), self.combined.shape[1])
+
+    def _body_arrays(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         docs = np.asarray(docs, dtype=np.int64)
         indptr = self.combined.indptr
         lengths = indptr[docs + 1] - indptr[docs]
@@ -606,7 +618,7 @@ class Verifier:
         values = (1.0 + np.log(counts.astype(np.float64))) * self.idf[terms]
         values = values * self.body_inverse_norms[docs][row_of]
         local = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=len(docs)))))
-        return sparse.csr_matrix((values, terms, local), shape=(len(docs), self.combined.shape[1]))
+        return local, terms, values
 
     def _cosines(self, pairs: np.ndarray) -> np.ndarray:
         return pair_cosines(self.combined, pairs)
@@ -615,8 +627,7 @@ class Verifier:
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         cosine = self._cosines(pairs) if cosine is None else cosine
         apart = np.abs(self.days[pairs[:, 0]] - self.days[pairs[:, 1]])
-        docs = sorted_unique(pairs.ravel())
-        body = pair_cosines(self.body_rows(docs), np.searchsorted(docs, pairs))
+        body = self.body_cosines(pairs)
         similarity = self._guarded(pairs, cosine * self.date_factor(apart), body)
         return PairScores(similarity, body, pair_cosines(self.title, pairs), apart)
 
@@ -713,11 +724,7 @@ class Verifier:
         check = np.flatnonzero(both_long)
         if not len(check):
             return similarity
-        if body is None:
-            docs = sorted_unique(pairs[check].ravel())
-            body_check = pair_cosines(self.body_rows(docs), np.searchsorted(docs, pairs[check]))
-        else:
-            body_check = body[check]
+        body_check = self.body_cosines(pairs[check]) if body is None else body[check]
         similarity = similarity.copy()
         similarity[check[body_check < self.options.min_body_similarity]] = 0.0
         return similarity
