@@ -26,7 +26,7 @@ from dedup.extract.boilerplate import is_heading
 from dedup.facts import Fact, extract_facts
 from dedup.paraphrase import NONE, CanonicalEmbeddings, encoder
 from dedup.records import Addition, ComposedAddition, Document, Member, Story
-from dedup.text import content_tokens, split_sentences, tokens
+from dedup.text import content_words, split_sentences, tokens
 from dedup.weights import TermWeights
 
 CANONICAL_POLICIES = ("coverage", "longest", "earliest")
@@ -98,9 +98,14 @@ def _line_sentences(line: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1 << 17)
+def _sentence_tokens(sentence: str) -> tuple[str, ...]:
+    return tuple(tokens(sentence))
+
+
+@lru_cache(maxsize=1 << 17)
 def _sentence_words(sentence: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A sentence's content words without attribution verbs, as written and stemmed."""
-    words = tuple(t for t in content_tokens(sentence) if t not in ATTRIBUTION)
+    words = tuple(t for t in content_words(_sentence_tokens(sentence)) if t not in ATTRIBUTION)
     return words, tuple(map(stem, words))
 
 
@@ -235,7 +240,7 @@ class StoryAligner:
             for sentence in self.tables[c].sentences:
                 for fact in extract_facts(sentence, counting_words=True):
                     keys[fact.kind].add(fact.key)
-            self._stated[c] = (keys, {t for s in self.tables[c].sentences for t in tokens(s)})
+            self._stated[c] = (keys, {t for s in self.tables[c].sentences for t in _sentence_tokens(s)})
         return self._stated[c]
 
     def paraphrases(
