@@ -3,10 +3,11 @@
     python benchmarks/spark_vs_local.py [--size 100000] [--data ../shared/data/stories]
                                         [--master local[2]] [--driver-memory 6g]
 
-The corpus is the scale benchmark's (benchmarks/scale.py, seed 13): ~650-word originals of
-runs of real sentences with their rare words and numbers made the article's own, and 20%
-planted versions of recent originals (exact, trimmed, shuffled or reworded), split into part
-files of 5,000 articles. Everything is seeded, so a size always gives the same corpus.
+The corpus is the scale benchmark's (benchmarks/scale.py, its default seed): ~650-word
+originals of real sentences from random stories, with their rare words and numbers made the
+article's own and a headline around one of its names, and 20% planted versions of recent
+originals (exact, trimmed, shuffled or reworded), split into part files of 5,000 articles.
+Everything is seeded, so a size always gives the same corpus.
 
 Both engines run in this one process, one after the other (local first, then Spark), on the
 same corpus, so the ratio is measured under the same machine load. Prints wall time, documents
@@ -33,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.scale import write_corpus  # noqa: E402
+from benchmarks.scale import SEED, write_corpus  # noqa: E402
 from dedup.config import PipelineOptions  # noqa: E402
 from dedup.engines.local import run_pipeline  # noqa: E402
 from dedup.engines.spark import (  # noqa: E402
@@ -45,7 +46,6 @@ from dedup.engines.spark import (  # noqa: E402
 )
 from dedup.output import build_tables  # noqa: E402
 
-SEED = 13  # benchmarks/scale.py's default seed: both benchmarks time the same corpus
 PART_ROWS = 5000
 STAGES = ("ingest", "extract", "fingerprint", "candidates", "verify", "cluster", "canonicalise", "collect")
 RESULTS = ROOT / "bench-results" / "spark_vs_local.json"

@@ -669,8 +669,6 @@ class Verifier:
 
     def _guarded_matrix(self, docs: np.ndarray, similarity: np.ndarray) -> np.ndarray:
         """``_guarded`` for the dense similarities among ``docs``."""
-        if self.options.min_body_similarity <= 0 or not self.body_guarded[docs].any():
-            return similarity
         i, j = np.nonzero(similarity)
         pairs = np.stack([docs[i], docs[j]], axis=1)
         similarity[i, j] = self._guarded(pairs, similarity[i, j])
@@ -745,16 +743,18 @@ class Verifier:
         apart = np.abs(self.days[pairs[:, 0]] - self.days[pairs[:, 1]])
         cosine = self._cosines(pairs)
         # The signals beyond the similarity are only kept for verified pairs: score those only.
-        keep = np.flatnonzero(cosine * self.date_factor(apart) >= self.options.threshold)
-        # The body guard, on the pairs above the threshold only (it can only lower a score).
-        guarded = self._guarded(pairs[keep], cosine[keep] * self.date_factor(apart[keep]))
-        keep = keep[guarded >= self.options.threshold]
+        # The body guard can only lower a score, so it is applied (in ``scores``, with the body
+        # cosines it reports) to the pairs already above the threshold.
+        above = np.flatnonzero(cosine * self.date_factor(apart) >= self.options.threshold)
+        s = self.scores(pairs[above], cosine[above])
+        verified = s.similarity >= self.options.threshold
+        s = PairScores(s.similarity[verified], s.body[verified], s.title[verified], s.days_apart[verified])
+        keep = above[verified]
         pairs = pairs[keep]
         if isinstance(candidates, CandidatePairs):
             views = candidates.select(keep).view_names()
         else:
             views = [tuple(candidates[pair]) for pair in map(tuple, pairs.tolist())]
-        s = self.scores(pairs, cosine[keep])
         shingles = shingle_jaccards(body_tokens, pairs)
         days = [None if np.isnan(d) else int(d) for d in s.days_apart.tolist()]
         return [
