@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,9 +18,10 @@ from itertools import chain, count
 import numpy as np
 from datasketch import MinHash
 
+from dedup.candidates import sorted_unique
 from dedup.config import LSHView, MinHashOptions
 from dedup.text import content_tokens, content_words, tokens, word_ngrams
-from dedup.weights import TermWeights
+from dedup.weights import PRIOR_DOCUMENTS, TermWeights, background_document_frequencies
 
 # --- documents tokenised once ----------------------------------------------------------------
 
@@ -31,9 +31,12 @@ class EncodedTokens(Sequence[list[str]]):
     word): tokenised once, at 4 bytes a token where a list of strings costs 8 plus the strings.
     Indexing gives a document's list of tokens back."""
 
-    def __init__(self, vocabulary: Sequence[str], indptr: np.ndarray, ids: np.ndarray) -> None:
-        self.vocabulary = np.empty(len(vocabulary), dtype=object)
-        self.vocabulary[:] = vocabulary
+    def __init__(self, vocabulary: Sequence[str] | np.ndarray, indptr: np.ndarray, ids: np.ndarray) -> None:
+        if isinstance(vocabulary, np.ndarray) and vocabulary.dtype == object:
+            self.vocabulary = vocabulary  # shared, not copied: several views may hold one vocabulary
+        else:
+            self.vocabulary = np.empty(len(vocabulary), dtype=object)
+            self.vocabulary[:] = vocabulary
         self.indptr = indptr
         self.ids = ids
         self._has_spaces: bool | None = None
@@ -79,12 +82,17 @@ class EncodedChunk:
     title_lengths: np.ndarray
     title_ids: np.ndarray
     document_frequency: np.ndarray  # by vocabulary id: the chunk's documents with it in their body content
+    language: str | None  # of the background frequencies
+    background: np.ndarray | None  # by vocabulary id: background_document_frequencies (None: no language)
 
 
-def encode_documents(texts_and_titles: Iterable[tuple[str, str]]) -> EncodedChunk:
+def encode_documents(
+    texts_and_titles: Iterable[tuple[str, str]], language: str | None = "en"
+) -> EncodedChunk:
     """Tokenise a chunk of documents (``tokens`` of the text; ``content_tokens`` of the text
     and of the title) into ids. Whether a token is a content word is decided once per distinct
-    word, not once per occurrence."""
+    word, not once per occurrence; so is its background frequency in ``language`` (term
+    weights read it: weighing millions of distinct terms is then shared by the workers)."""
     ids: defaultdict[str, int] = defaultdict(count().__next__)
     body_lists, title_lists = [], []
     for text, title in texts_and_titles:
@@ -98,9 +106,10 @@ def encode_documents(texts_and_titles: Iterable[tuple[str, str]]) -> EncodedChun
     content_ids = token_ids[content_mask]
     content_lengths = np.bincount(doc_of, minlength=len(body_lists))
     title_lengths, title_ids = _encoded(ids, title_lists)  # may add words after the body's
-    distinct = np.unique(doc_of * max(len(ids), 1) + content_ids) % max(len(ids), 1)
+    distinct = sorted_unique(doc_of * max(len(ids), 1) + content_ids) % max(len(ids), 1)
+    vocabulary = list(ids)
     return EncodedChunk(
-        list(ids),
+        vocabulary,
         token_lengths,
         token_ids,
         content_lengths,
@@ -108,6 +117,8 @@ def encode_documents(texts_and_titles: Iterable[tuple[str, str]]) -> EncodedChun
         title_lengths,
         title_ids,
         np.bincount(distinct, minlength=len(ids)),
+        language or None,
+        background_document_frequencies(vocabulary, language) if language else None,
     )
 
 
@@ -116,47 +127,82 @@ def _encoded(ids: dict[str, int], lists: Sequence[Sequence[str]]) -> tuple[np.nd
     return lengths, _ids_of(ids, lists, int(lengths.sum())).astype(np.int32)
 
 
-def merge_encoded(
-    chunks: Iterable[EncodedChunk],
-) -> tuple[EncodedTokens, list[list[str]], list[list[str]], Counter[str]]:
-    """The chunks' documents, in order, under one vocabulary: (every token, body content words,
-    title content words, document frequencies of the body content words). The word lists hold
-    one (interned) string object per distinct word."""
+@dataclass
+class EncodedCorpus:
+    """Documents tokenised into ids under one vocabulary (``merge_encoded``): every token,
+    body content words and title content words as three views of one vocabulary array, and
+    by term id, the body document frequencies and (if encoded with a language) background
+    frequencies that ``TermWeights.from_vocabulary`` reads."""
+
+    tokens: EncodedTokens
+    content: EncodedTokens
+    titles: EncodedTokens
+    term_ids: dict[str, int]
+    document_frequency: np.ndarray
+    background: np.ndarray | None
+    language: str | None
+
+    def weights(self, prior_documents: float = PRIOR_DOCUMENTS, language: str | None = "en") -> TermWeights:
+        """The documents' term weights: ``TermWeights.fit`` over the body content words."""
+        if language and language != self.language:
+            raise ValueError(f"background frequencies were read for {self.language!r}, not {language!r}")
+        return TermWeights.from_vocabulary(
+            self.tokens.vocabulary,
+            self.term_ids,
+            self.document_frequency,
+            self.background,
+            len(self.content),
+            prior_documents,
+            language,
+        )
+
+    def document_frequencies(self) -> Counter[str]:
+        """The body content words' document frequencies as a Counter (for small batches)."""
+        found = np.flatnonzero(self.document_frequency)
+        words = self.tokens.vocabulary[found].tolist()
+        return Counter(dict(zip(words, self.document_frequency[found].tolist(), strict=True)))
+
+
+def merge_encoded(chunks: Iterable[EncodedChunk]) -> EncodedCorpus:
+    """The chunks' documents, in order, under one vocabulary (ids in order of first appearance,
+    chunk by chunk). Only ids are concatenated: no word list is built."""
     ids: defaultdict[str, int] = defaultdict(count().__next__)
     vocabulary: list[str] = []
-    contents: list[list[str]] = []
-    titles: list[list[str]] = []
-    token_lengths, token_ids, df_ids, df_counts = [], [], [], []
+    parts: dict[str, list[np.ndarray]] = defaultdict(list)
+    languages: set[str | None] = set()
     for chunk in chunks:
+        languages.add(chunk.language)
         known = len(vocabulary)
         to_global = np.fromiter(map(ids.__getitem__, chunk.vocabulary), np.int32, len(chunk.vocabulary))
-        new = np.flatnonzero(to_global >= known).tolist()
-        vocabulary.extend(map(sys.intern, map(chunk.vocabulary.__getitem__, new)))
-        words = np.empty(len(to_global), dtype=object)  # the chunk's vocabulary, global objects
-        words[:] = list(map(vocabulary.__getitem__, to_global.tolist()))
-        contents.extend(_split(words[chunk.content_ids].tolist(), chunk.content_lengths))
-        titles.extend(_split(words[chunk.title_ids].tolist(), chunk.title_lengths))
-        token_lengths.append(chunk.token_lengths)
-        token_ids.append(to_global[chunk.token_ids])
-        df_ids.append(to_global)
-        df_counts.append(chunk.document_frequency)
-    lengths = np.concatenate([np.zeros(1, np.int64), *token_lengths])
-    all_tokens = EncodedTokens(
-        vocabulary, np.cumsum(lengths), np.concatenate(token_ids) if token_ids else np.zeros(0, np.int32)
-    )
+        vocabulary.extend(map(chunk.vocabulary.__getitem__, np.flatnonzero(to_global >= known).tolist()))
+        for name in ("token", "content", "title"):
+            parts[f"{name}_lengths"].append(getattr(chunk, f"{name}_lengths"))
+            parts[f"{name}_ids"].append(to_global[getattr(chunk, f"{name}_ids")])
+        parts["to_global"].append(to_global)
+        parts["df"].append(chunk.document_frequency)
+        if chunk.background is not None:
+            parts["background"].append(chunk.background)
+    if len(languages) > 1:
+        raise ValueError(f"chunks encoded with different languages: {sorted(map(str, languages))}")
+    ids.default_factory = None  # a plain mapping from here: a missing word is not added
+    words = np.empty(len(vocabulary), dtype=object)
+    words[:] = vocabulary
     df = np.zeros(len(vocabulary), dtype=np.int64)
-    for k, counts in zip(df_ids, df_counts, strict=True):
-        df[k] += counts  # a chunk's ids are distinct
-    in_content = np.flatnonzero(df).tolist()
-    frequencies = Counter(
-        dict(zip(map(vocabulary.__getitem__, in_content), df[in_content].tolist(), strict=True))
-    )
-    return all_tokens, contents, titles, frequencies
+    for to_global, counts in zip(parts["to_global"], parts["df"], strict=True):
+        df[to_global] += counts  # a chunk's ids are distinct
+    background = None
+    if parts["background"]:
+        background = np.zeros(len(vocabulary), dtype=np.float64)
+        for to_global, values in zip(parts["to_global"], parts["background"], strict=True):
+            background[to_global] = values  # a function of the word: equal in every chunk
 
+    def view(name: str) -> EncodedTokens:
+        lengths = np.concatenate([np.zeros(1, np.int64), *parts[f"{name}_lengths"]])
+        flat = np.concatenate(parts[f"{name}_ids"]) if parts[f"{name}_ids"] else np.zeros(0, np.int32)
+        return EncodedTokens(words, np.cumsum(lengths), flat.astype(np.int32, copy=False))
 
-def _split(items: list[str], lengths: np.ndarray) -> list[list[str]]:
-    ends = np.cumsum(lengths).tolist()
-    return [items[start:end] for start, end in zip([0, *ends][:-1], ends, strict=True)]
+    language = languages.pop() if languages else None
+    return EncodedCorpus(view("token"), view("content"), view("title"), ids, df, background, language)
 
 
 def keyword_set(

@@ -505,6 +505,54 @@ class PairScores:
     days_apart: np.ndarray  # NaN where a date is unknown
 
 
+def _count_blocks(
+    body_content: Sequence[Sequence[str]], title_content: Sequence[Sequence[str]], weights: TermWeights
+) -> tuple[np.ndarray, list[_CountRows], list[_CountRows]]:
+    """(IDF by term id, the bodies' and the titles' count rows, BUILD_BLOCK_DOCS documents a
+    block). Terms are numbered in order of first appearance: the body words of every document,
+    then title words (a title-only word after every body word, as in one vocabulary dict)."""
+    vocab = _Vocabulary(weights)
+    blocks: tuple[list[_CountRows], list[_CountRows]] = ([], [])
+    for lists, out in zip((body_content, title_content), blocks, strict=True):
+        for start in range(0, len(lists), BUILD_BLOCK_DOCS):
+            lengths, ids = vocab.term_ids(lists[start : start + BUILD_BLOCK_DOCS])
+            out.append(_count_rows(lengths, ids, len(vocab)))
+    return vocab.idf, *blocks
+
+
+def _same_vocabulary(
+    body_content: Sequence[Sequence[str]], title_content: Sequence[Sequence[str]], weights: TermWeights
+) -> bool:
+    """Whether bodies and titles are ids into the vocabulary the weights weigh by id."""
+    return (
+        isinstance(body_content, EncodedTokens)
+        and isinstance(title_content, EncodedTokens)
+        and body_content.vocabulary is title_content.vocabulary
+        and weights.vocabulary is body_content.vocabulary
+    )
+
+
+def _encoded_count_blocks(
+    body_content: EncodedTokens, title_content: EncodedTokens, weights: TermWeights
+) -> tuple[np.ndarray, list[_CountRows], list[_CountRows]]:
+    """``_count_blocks`` of documents already held as ids: the same term numbering (first
+    appearance, bodies then titles), found with one sort of the ids rather than a dict lookup
+    a word, and the same IDF, read by id."""
+    appearing = np.concatenate([body_content.ids, title_content.ids])
+    distinct, first = np.unique(appearing, return_index=True)
+    in_order = distinct[np.argsort(first)]
+    renumbered = np.zeros(len(body_content.vocabulary), dtype=np.int64)
+    renumbered[in_order] = np.arange(len(in_order))
+    width = len(in_order)
+    blocks: tuple[list[_CountRows], list[_CountRows]] = ([], [])
+    for view, out in zip((body_content, title_content), blocks, strict=True):
+        for start in range(0, len(view), BUILD_BLOCK_DOCS):
+            bounds = view.indptr[start : start + BUILD_BLOCK_DOCS + 1]
+            ids = renumbered[view.ids[bounds[0] : bounds[-1]]]
+            out.append(_count_rows(np.diff(bounds), ids, width))
+    return weights.idf_of_ids(in_order), *blocks
+
+
 class Verifier:
     """Scores pairs of one batch. Build once per batch; score any set of pairs.
 
@@ -523,19 +571,12 @@ class Verifier:
         n = len(body_content)
         if len(title_content) != n:
             raise ValueError("one title per document")
-        vocab = _Vocabulary(weights)
-        # Bodies first (all of them: body words are numbered before title words).
-        bodies: list[_CountRows] = []
-        for start in range(0, n, BUILD_BLOCK_DOCS):
-            lengths, ids = vocab.term_ids(body_content[start : start + BUILD_BLOCK_DOCS])
-            bodies.append(_count_rows(lengths, ids, len(vocab)))
-        # Titles: any new word is numbered after every body word, as in one vocabulary dict.
-        titles: list[_CountRows] = []
-        for start in range(0, n, BUILD_BLOCK_DOCS):
-            lengths, ids = vocab.term_ids(title_content[start : start + BUILD_BLOCK_DOCS])
-            titles.append(_count_rows(lengths, ids, len(vocab)))
-        self.vocabulary_size = width = max(len(vocab), 1)
-        self.idf = vocab.idf
+        if _same_vocabulary(body_content, title_content, weights):
+            idf, bodies, titles = _encoded_count_blocks(body_content, title_content, weights)  # type: ignore[arg-type]
+        else:
+            idf, bodies, titles = _count_blocks(body_content, title_content, weights)
+        self.vocabulary_size = width = max(len(idf), 1)
+        self.idf = idf
         max_count = max((int(b.counts.max()) for b in bodies if len(b.counts)), default=0)
         count_dtype = np.uint16 if max_count < 1 << 16 else np.uint32
         bound = sum(len(b.terms) for b in bodies) + sum(len(t.terms) for t in titles)
@@ -570,9 +611,12 @@ class Verifier:
         days = [published_day(p) for p in published]
         self.days = np.array([np.nan if d is None else d for d in days], dtype=np.float64)
         self.options = options
-        self.body_guarded = np.fromiter(
-            (len(c) >= options.body_guard_words for c in body_content), dtype=bool, count=n
-        )
+        if isinstance(body_content, EncodedTokens):
+            self.body_guarded = np.diff(body_content.indptr) >= options.body_guard_words
+        else:
+            self.body_guarded = np.fromiter(
+                (len(c) >= options.body_guard_words for c in body_content), dtype=bool, count=n
+            )
 
     @property
     def nbytes(self) -> int:

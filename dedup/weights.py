@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from itertools import chain, repeat
 
@@ -34,7 +34,8 @@ PRIOR_DOCUMENTS = 20.0
 
 
 @lru_cache(maxsize=8)
-def _frequency_table(language: str) -> dict[str, float]:
+def background_table(language: str) -> dict[str, float]:
+    """wordfreq's frequencies of ``language``: loaded once per process (fork after loading)."""
     import wordfreq
 
     return wordfreq.get_frequency_dict(language, wordlist="best")
@@ -51,7 +52,7 @@ _PLAIN_WORD_LANGUAGES = frozenset({"en"})
 @lru_cache(maxsize=1 << 20)
 def background_document_frequency(term: str, language: str) -> float:
     """Chance that a typical article in ``language`` contains ``term``."""
-    freq = _frequency_table(language).get(term)
+    freq = background_table(language).get(term)
     if freq is None:
         freq = _absent_frequency(term, language)
     return -math.expm1(-max(freq, MIN_BACKGROUND_FREQUENCY) * TYPICAL_DOCUMENT_TOKENS)
@@ -66,12 +67,55 @@ def _absent_frequency(term: str, language: str) -> float:
     return wordfreq.word_frequency(term, language)
 
 
+def background_document_frequencies(terms: Sequence[str], language: str) -> np.ndarray:
+    """``background_document_frequency`` of each term (the same values, float64), computed once
+    per distinct frequency: only terms outside wordfreq's table that are not plain words
+    (numbers, dotted words) go to wordfreq one by one."""
+    freqs = list(map(background_table(language).get, terms))
+    if None in freqs:
+        # Most terms outside the table are plain words (0.0, see _absent_frequency): that test
+        # inline, not a call a term.
+        plain = language in _PLAIN_WORD_LANGUAGES
+        freqs = [
+            f
+            if f is not None
+            else 0.0
+            if plain and t.isascii() and t.isalpha() and t.islower()
+            else _absent_frequency(t, language)
+            for t, f in zip(terms, freqs, strict=True)
+        ]
+    floor, tokens = MIN_BACKGROUND_FREQUENCY, TYPICAL_DOCUMENT_TOKENS
+    by_freq = {f: -math.expm1(-max(f, floor) * tokens) for f in set(freqs)}
+    return np.fromiter(map(by_freq.__getitem__, freqs), np.float64, len(freqs))
+
+
+class VocabularyCounts(Mapping[str, int]):
+    """Document frequencies held as an array by term id: a read-only mapping of the terms
+    with a non-zero count (no dict of millions of entries)."""
+
+    def __init__(self, term_ids: Mapping[str, int], counts: np.ndarray) -> None:
+        self.term_ids = term_ids
+        self.counts = counts
+
+    def __getitem__(self, term: str) -> int:
+        count = int(self.counts[self.term_ids[term]])
+        if not count:
+            raise KeyError(term)
+        return count
+
+    def __iter__(self) -> Iterator[str]:
+        return (t for t, i in self.term_ids.items() if self.counts[i])
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self.counts))
+
+
 class TermWeights:
     """``idf(t) = log(1 / p(t))`` with ``p(t) = (df(t) + m * p_bg(t)) / (N + m)``."""
 
     def __init__(
         self,
-        document_frequencies: Counter[str],
+        document_frequencies: Mapping[str, int],
         n_documents: int,
         prior_documents: float = PRIOR_DOCUMENTS,
         language: str | None = "en",
@@ -81,6 +125,10 @@ class TermWeights:
         self.prior_documents = prior_documents if language else 0.0
         self.language = language
         self._cache: dict[str, float] = {}
+        # Set by from_vocabulary: the IDF of every vocabulary term, by id.
+        self.vocabulary: np.ndarray | None = None
+        self._term_ids: Mapping[str, int] = {}
+        self._idf_by_id = np.zeros(0)
 
     @classmethod
     def fit(
@@ -107,10 +155,58 @@ class TermWeights:
         weights.idf_array(list(document_frequencies))  # every batch term: all at once, not one by one
         return weights
 
+    @classmethod
+    def from_vocabulary(
+        cls,
+        vocabulary: np.ndarray,
+        term_ids: Mapping[str, int],
+        document_frequency: np.ndarray,
+        background: np.ndarray | None,
+        n_documents: int,
+        prior_documents: float = PRIOR_DOCUMENTS,
+        language: str | None = "en",
+    ) -> TermWeights:
+        """Weights of a vocabulary held as arrays by term id (``vocabulary[i]`` is the term
+        with id ``i`` in ``term_ids``): its document frequencies and, when ``language`` is
+        set, its terms' ``background_document_frequencies`` (computed where the terms were
+        read, e.g. by tokenising workers). ``idf_of_ids`` then weighs ids without a string
+        lookup; every value equals ``idf``'s."""
+        weights = cls(VocabularyCounts(term_ids, document_frequency), n_documents, prior_documents, language)
+        weights.vocabulary = vocabulary
+        weights._term_ids = term_ids
+        dfs = np.asarray(document_frequency, dtype=np.int64)
+        n = n_documents
+        if not weights.language:  # batch only, smoothed
+            distinct, inverse = np.unique(dfs, return_inverse=True)
+            values = [max(-math.log((df + 1) / (n + 1)), 0.0) for df in distinct.tolist()]
+        else:
+            if background is None or len(background) != len(dfs):
+                raise ValueError("a background frequency for every vocabulary term is needed")
+            prior = weights.prior_documents
+            # One Python evaluation of idf's expression per distinct (df, background) pair.
+            backgrounds, code = np.unique(background, return_inverse=True)
+            distinct, inverse = np.unique(dfs * len(backgrounds) + code.ravel(), return_inverse=True)
+            df_of, background_of = np.divmod(distinct, max(len(backgrounds), 1))
+            values = [
+                max(-math.log((df + prior * bg) / (n + prior)), 0.0)
+                for df, bg in zip(df_of.tolist(), backgrounds[background_of].tolist(), strict=True)
+            ]
+        weights._idf_by_id = np.array(values, dtype=np.float64)[inverse.ravel()]
+        return weights
+
+    def idf_of_ids(self, ids: np.ndarray) -> np.ndarray:
+        """``idf`` of vocabulary terms given by id (``from_vocabulary`` weights only)."""
+        if self.vocabulary is None:
+            raise ValueError("these weights hold no vocabulary: weigh terms with idf_array")
+        return self._idf_by_id[ids]
+
     def idf(self, term: str) -> float:
         cached = self._cache.get(term)
         if cached is not None:
             return cached
+        i = self._term_ids.get(term)
+        if i is not None:
+            return float(self._idf_by_id[i])
         df = self.df.get(term, 0)
         if self.language:
             background = background_document_frequency(term, self.language)
@@ -130,6 +226,18 @@ class TermWeights:
         terms outside wordfreq's table that are not plain words (numbers, dotted words) go
         to wordfreq one by one.
         """
+        if self._term_ids:
+            ids = np.fromiter(map(self._term_ids.get, terms, repeat(-1)), np.int64, len(terms))
+            known = ids >= 0
+            if known.all():
+                return self._idf_by_id[ids]
+            out = np.empty(len(terms), dtype=np.float64)
+            out[known] = self._idf_by_id[ids[known]]
+            out[~known] = self._weighed([t for t, k in zip(terms, known.tolist(), strict=True) if not k])
+            return out
+        return self._weighed(terms)
+
+    def _weighed(self, terms: Sequence[str]) -> np.ndarray:
         cache = self._cache
         values = list(map(cache.get, terms))
         if None in values:
@@ -146,14 +254,8 @@ class TermWeights:
         if not self.language:  # batch only, smoothed
             by_df = {df: max(-math.log((df + 1) / (n + 1)), 0.0) for df in set(dfs)}
             return list(map(by_df.__getitem__, dfs))
-        language, prior = self.language, self.prior_documents
-        freqs = list(map(_frequency_table(language).get, terms))
-        if None in freqs:
-            absent = _absent_frequency
-            freqs = [absent(t, language) if f is None else f for t, f in zip(terms, freqs, strict=True)]
-        floor, tokens = MIN_BACKGROUND_FREQUENCY, TYPICAL_DOCUMENT_TOKENS
-        by_freq = {f: -math.expm1(-max(f, floor) * tokens) for f in set(freqs)}
-        keys = list(zip(dfs, map(by_freq.__getitem__, freqs), strict=True))
+        prior = self.prior_documents
+        keys = list(zip(dfs, background_document_frequencies(terms, self.language).tolist(), strict=True))
         by_key = {key: max(-math.log((key[0] + prior * key[1]) / (n + prior)), 0.0) for key in set(keys)}
         return list(map(by_key.__getitem__, keys))
 

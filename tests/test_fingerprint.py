@@ -25,8 +25,8 @@ from dedup.text import tokens
 from dedup.weights import (
     MIN_BACKGROUND_FREQUENCY,
     TermWeights,
-    _frequency_table,
     background_document_frequency,
+    background_table,
 )
 
 
@@ -195,7 +195,7 @@ def test_plain_words_outside_the_table_have_no_wordfreq_frequency() -> None:
     plain lower-case ASCII word it has no frequency for."""
     import wordfreq
 
-    table = _frequency_table("en")
+    table = background_table("en")
     rng = random.Random(2)
     words = {"".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(1, 14))) for _ in range(3000)}
     words |= {t for p in sorted(SEEDS.glob("*.txt")) for t in tokens(p.read_text(encoding="utf-8"))}
@@ -210,27 +210,71 @@ def test_plain_words_outside_the_table_have_no_wordfreq_frequency() -> None:
 # --- documents tokenised once, as ids --------------------------------------------------------
 
 
+def _encoded_sample(seed: int) -> tuple[list[tuple[str, str]], list]:
+    from dedup.fingerprint import encode_documents
+
+    rng = random.Random(seed)
+    words = ["The", "minister", "said", "U.S.", "Zürich's", "1,999", "a", "of", "—", "x", "Paris", "7348"]
+    words += ["".join(rng.choices("abcdefgh", k=rng.randint(2, 7))) for _ in range(40)]
+    texts = [(" ".join(rng.choices(words, k=rng.choice([0, 1, 7, 60]))), rng.choice(["", "The Paris x"]))]
+    texts += [
+        (" ".join(rng.choices(words, k=rng.choice([0, 1, 7, 60]))), rng.choice(["Minister", "Ohgreb 2,024"]))
+        for _ in range(30)
+    ]
+    return texts, [encode_documents(texts[k : k + 7]) for k in range(0, len(texts), 7)]
+
+
 def test_encoded_documents_give_the_token_lists_content_words_and_frequencies() -> None:
     """Chunks encoded apart and merged: the same tokens, content words and document frequencies
     as tokenising each document; one string object per distinct word."""
     from dedup.fingerprint import encode_documents, merge_encoded
     from dedup.text import content_tokens
 
-    rng = random.Random(3)
-    words = ["The", "minister", "said", "U.S.", "Zürich's", "1,999", "a", "of", "—", "x", "Paris"]
-    texts = [(" ".join(rng.choices(words, k=rng.choice([0, 1, 7, 60]))), rng.choice(["", "The Paris x"]))]
-    texts += [(" ".join(rng.choices(words, k=rng.choice([0, 1, 7, 60]))), "Minister") for _ in range(30)]
-    chunks = [encode_documents(texts[k : k + 7]) for k in range(0, len(texts), 7)]
-    all_tokens, contents, titles, df = merge_encoded(chunks)
-    assert len(all_tokens) == len(texts)
+    texts, chunks = _encoded_sample(3)
+    corpus = merge_encoded(chunks)
+    all_tokens, contents, titles = corpus.tokens, corpus.content, corpus.titles
+    assert len(all_tokens) == len(contents) == len(titles) == len(texts)
     assert list(all_tokens) == [tokens(text) for text, _ in texts]
     assert all_tokens[2:5] == [tokens(text) for text, _ in texts[2:5]]
-    assert contents == [content_tokens(text) for text, _ in texts]
-    assert titles == [content_tokens(title) for _, title in texts]
-    assert df == TermWeights.fit(contents).df
+    assert list(contents) == [content_tokens(text) for text, _ in texts]
+    assert list(titles) == [content_tokens(title) for _, title in texts]
+    fitted = TermWeights.fit(list(contents))
+    assert corpus.document_frequencies() == fitted.df
+    assert dict(corpus.weights().df) == dict(fitted.df)  # the array-backed mapping, read whole
     assert len({id(w) for c in contents for w in c}) == len({w for c in contents for w in c})
     empty = merge_encoded([encode_documents([])])
-    assert (len(empty[0]), empty[1:]) == (0, ([], [], Counter()))
+    assert (len(empty.tokens), list(empty.content), list(empty.titles)) == (0, [], [])
+    assert empty.document_frequencies() == Counter()
+    with pytest.raises(ValueError, match="different languages"):
+        merge_encoded([encode_documents(texts[:3]), encode_documents(texts[3:], language=None)])
+
+
+@pytest.mark.parametrize("language", ["en", None])
+def test_weights_read_by_id_equal_fitted_weights_bit_for_bit(language: str | None) -> None:
+    """Weights from the merged ids and the workers' background frequencies weigh every term
+    (by id, by word, in a batch, or a word outside the corpus) exactly as TermWeights.fit."""
+    from dedup.fingerprint import merge_encoded
+
+    texts, chunks = _encoded_sample(5)
+    if language is None:
+        from dedup.fingerprint import encode_documents
+
+        chunks = [encode_documents(texts[k : k + 7], language=None) for k in range(0, len(texts), 7)]
+    corpus = merge_encoded(chunks)
+    by_id = corpus.weights(language=language)
+    fitted = TermWeights.fit(list(corpus.content), language=language)
+    vocabulary = corpus.tokens.vocabulary.tolist()
+    expected = np.array([fitted.idf(t) for t in vocabulary])
+    assert by_id.idf_of_ids(np.arange(len(vocabulary))).tobytes() == expected.tobytes()
+    queried = [*vocabulary, "never-seen", "31337", "zzqxv"]
+    expected = np.array([fitted.idf(t) for t in queried])
+    assert by_id.idf_array(queried).tobytes() == expected.tobytes()
+    assert np.array([by_id.idf(t) for t in queried]).tobytes() == expected.tobytes()
+    with pytest.raises(ValueError, match="no vocabulary"):
+        fitted.idf_of_ids(np.arange(2))
+    if language is None:
+        with pytest.raises(ValueError, match="read for None"):
+            corpus.weights(language="en")
 
 
 def test_shingle_jaccards_read_encoded_tokens_as_token_lists() -> None:

@@ -7,11 +7,13 @@ import pytest
 from datasketch import LeanMinHash, MinHashLSH
 from scipy import sparse
 
+from conftest import SEEDS
 from dedup import verify as verify_module
 from dedup.candidates import CandidatePairs, bucket_pairs, candidate_pairs, find_candidates, size_cap
 from dedup.cluster import cluster_stories, cut_dendrogram, split_component
 from dedup.config import LSHView, MinHashOptions, PipelineOptions
 from dedup.fingerprint import minhash_signatures, set_jaccard
+from dedup.records import Document
 from dedup.text import word_ngrams
 from dedup.verify import Verifier, shingle_jaccards, tfidf_matrix
 from dedup.weights import TermWeights
@@ -187,6 +189,49 @@ def test_verifier_vectors_and_scores_are_bit_identical_to_the_scipy_formulation(
     small = Verifier(bodies, titles, published, weights, options, dtype=np.float32)
     assert np.allclose(small.similarity(pairs), expected, rtol=1e-6, atol=1e-7)
     assert small.nbytes < verifier.nbytes
+
+
+def test_a_verifier_over_encoded_ids_equals_one_over_word_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verifier built from the tokenising workers' ids (terms renumbered by first appearance
+    with one sort, IDF read by id) holds the same vectors, bit for bit, as the one built from
+    word lists, and so scores every pair the same. Chunks of 16 documents: a chunk's title words
+    then take ids before the next chunk's body words, which the verifier numbers first."""
+    from dedup.engines import local
+    from dedup.engines.local import DocumentFeatures
+
+    monkeypatch.setattr(local, "FINGERPRINT_CHUNK", 16)
+
+    # The seeds' paragraphs (real words, names, numbers), shuffled into 120 articles and titles.
+    rng = np.random.default_rng(8)
+    paragraphs = [
+        p for f in sorted(SEEDS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n") if p
+    ]
+    docs = [
+        Document(
+            f"d{i:03d}",
+            "x",
+            "\n".join(rng.choice(paragraphs, int(rng.integers(1, 12))).tolist()),
+            title=str(rng.choice(paragraphs))[:80],
+            published=["2025-07-20", "2025-09-01", None][i % 3],
+        )
+        for i in range(120)
+    ]
+    features = DocumentFeatures.of(docs, workers=2)
+    weights = features.weights()
+    assert weights.vocabulary is features.content.vocabulary  # the id path is the one taken
+    options = PipelineOptions()
+    published = [d.published for d in docs]
+    by_ids = Verifier(features.content, features.titles, published, weights, options)
+    by_words = Verifier(list(features.content), list(features.titles), published, weights, options)
+    for name in ("combined", "title"):
+        a, b = getattr(by_ids, name), getattr(by_words, name)
+        assert a.shape == b.shape
+        for part in ("data", "indices", "indptr"):
+            assert getattr(a, part).tobytes() == getattr(b, part).tobytes()
+    for name in ("idf", "body_counts", "body_inverse_norms", "body_guarded"):
+        assert getattr(by_ids, name).tobytes() == getattr(by_words, name).tobytes()
+    pairs = np.array([(i, j) for i in range(0, 120, 7) for j in range(i + 1, 120, 5)])
+    assert by_ids.similarity(pairs).tobytes() == by_words.similarity(pairs).tobytes()
 
 
 def test_verify_takes_array_candidates_and_keeps_the_dict_form() -> None:

@@ -10,7 +10,6 @@ import logging
 import multiprocessing
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from dedup.extract import extract_document
 from dedup.fingerprint import (
     SHINGLE_WORDS,
     EncodedChunk,
+    EncodedCorpus,
     encode_documents,
     merge_encoded,
     minhash_signatures,
@@ -39,7 +39,10 @@ from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
 from dedup.text import word_ngrams
 from dedup.verify import Verifier
-from dedup.weights import TermWeights
+from dedup.weights import TermWeights, background_table
+
+# Language of the term weights' background frequencies (TermWeights' default).
+BACKGROUND_LANGUAGE = "en"
 
 log = logging.getLogger("dedup")
 
@@ -97,21 +100,23 @@ _FORKED_SIGNING: tuple[DocumentFeatures, TermWeights, PipelineOptions] | None = 
 @dataclass
 class DocumentFeatures:
     """What every grouping stage reads of a document: all tokens (shingles, verified pairs'
-    signals, relation labels; any sequence of token lists), content words (weights, keywords,
-    vectors), title content words and, when known, the content words' document frequencies."""
+    signals, relation labels), content words (weights, keywords, vectors) and title content
+    words, each any sequence of word lists; when tokenised here, the ids behind them."""
 
     tokens: Sequence[Sequence[str]]
-    content: list[list[str]]
-    titles: list[list[str]]
-    document_frequencies: Counter[str] | None = None
+    content: Sequence[Sequence[str]]
+    titles: Sequence[Sequence[str]]
+    encoded: EncodedCorpus | None = None
 
     @classmethod
     def of(cls, docs: Sequence[Document], workers: int = 1) -> DocumentFeatures:
-        # Workers read the documents forked, and send back word ids, not word lists: the
-        # parent's share of the work is then small. Tokens are kept as ids (4 bytes a token):
-        # verification and canonicalisation read them again without tokenising again.
+        # Workers read the documents forked, and send back word ids and each word's background
+        # frequency: the parent's share of the work is then small. Tokens and content words
+        # stay ids (4 bytes a word): weights and the verifier read the ids, and what needs
+        # words (keywords, shingles, relation labels) reads them a document at a time.
         global _FORKED_DOCS
         spans = _spans(len(docs))
+        background_table(BACKGROUND_LANGUAGE)  # loaded once, before the workers fork
         _FORKED_DOCS = docs
         try:
             chunks = parallel_map(
@@ -119,13 +124,13 @@ class DocumentFeatures:
             )
         finally:
             _FORKED_DOCS = None
-        all_tokens, content, titles, df = merge_encoded(chunks)
-        return cls(all_tokens, content, titles, df)
+        encoded = merge_encoded(chunks)
+        return cls(encoded.tokens, encoded.content, encoded.titles, encoded)
 
     def weights(self) -> TermWeights:
-        if self.document_frequencies is None:
+        if self.encoded is None:
             return TermWeights.fit(self.content)
-        return TermWeights.from_frequencies(self.document_frequencies, len(self.content))
+        return self.encoded.weights(language=BACKGROUND_LANGUAGE)
 
     def signatures(
         self, weights: TermWeights, options: PipelineOptions, workers: int = 1
@@ -160,7 +165,8 @@ def _min_spans(docs: Sequence, spans: Sequence) -> int:
 
 def _encode_in_worker(span: tuple[int, int]) -> EncodedChunk:
     assert _FORKED_DOCS is not None
-    return encode_documents((d.text, d.title or "") for d in _FORKED_DOCS[span[0] : span[1]])
+    docs = _FORKED_DOCS[span[0] : span[1]]
+    return encode_documents(((d.text, d.title or "") for d in docs), BACKGROUND_LANGUAGE)
 
 
 def _sign_in_worker(span: tuple[int, int]) -> dict[str, np.ndarray]:
