@@ -13,9 +13,11 @@ the canonical never states are fact additions.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain, count
 
 import numpy as np
 import xxhash
@@ -103,10 +105,12 @@ def _sentence_tokens(sentence: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1 << 17)
-def _sentence_words(sentence: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A sentence's content words without attribution verbs, as written and stemmed."""
+def _sentence_words(sentence: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A sentence's content words without attribution verbs, as written and stemmed, and its
+    distinct stems in sorted order (its columns in the aligner's matrices)."""
     words = tuple(t for t in content_words(_sentence_tokens(sentence)) if t not in ATTRIBUTION)
-    return words, tuple(map(stem, words))
+    terms = tuple(map(stem, words))
+    return words, terms, tuple(sorted(set(terms)))
 
 
 def composed_paragraphs(text: str) -> str:
@@ -125,6 +129,7 @@ class SentenceTable:
     paragraphs: list[int]
     words: list[tuple[str, ...]]
     terms: list[tuple[str, ...]]
+    distinct_terms: list[tuple[str, ...]]  # each sentence's distinct terms, sorted
 
     @classmethod
     def of(cls, text: str) -> SentenceTable:
@@ -132,8 +137,9 @@ class SentenceTable:
         for p, paragraph in enumerate(paragraph_sentences(text)):
             sentences.extend(paragraph)
             paragraphs.extend([p] * len(paragraph))
-        words, terms = zip(*map(_sentence_words, sentences), strict=True) if sentences else ((), ())
-        return cls(sentences, paragraphs, list(words), list(terms))
+        read = zip(*map(_sentence_words, sentences), strict=True) if sentences else ((), (), ())
+        words, terms, distinct = read
+        return cls(sentences, paragraphs, list(words), list(terms), list(distinct))
 
 
 # Above this many sentences in one story, alignments are computed pair by pair instead of in
@@ -143,15 +149,27 @@ MAX_STORY_SENTENCES_DENSE = 4000
 
 def _windows(present: sparse.csr_matrix, sizes: Sequence[int]) -> sparse.csr_matrix:
     """Each pair of adjacent sentences of one document as one 0/1 row, for the documents whose
-    sentences are the consecutive rows of ``present`` (``sizes`` of them each)."""
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    firsts = np.concatenate(
-        [np.arange(start, start + n - 1) for start, n in zip(starts, sizes, strict=True)] or [[]]
+    sentences are the consecutive rows of ``present`` (``sizes`` of them each): the union of
+    the two rows' columns, sorted, as ``present[i] + present[i + 1]`` clipped to 1 stores it."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    pairs = np.maximum(sizes - 1, 0)
+    firsts = np.repeat(starts - (np.cumsum(pairs) - pairs), pairs) + np.arange(int(pairs.sum()))
+    width = present.shape[1]
+    # Rows i and i + 1 are adjacent in the CSR: a window's entries are one contiguous run.
+    begin, end = present.indptr[firsts], present.indptr[firsts + 2]
+    lengths = (end - begin).astype(np.int64)
+    positions = np.repeat(begin - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
+    codes = np.repeat(np.arange(len(firsts), dtype=np.int64), lengths) * width + present.indices[positions]
+    codes = np.sort(codes)
+    if len(codes):
+        codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))]
+    rows, columns = np.divmod(codes, width)
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=len(firsts)))))
+    return sparse.csr_matrix(
+        (np.ones(len(codes)), columns.astype(present.indices.dtype), indptr.astype(present.indptr.dtype)),
+        shape=(len(firsts), width),
     )
-    firsts = firsts.astype(np.int64)
-    window = (present[firsts] + present[firsts + 1]).tocsr()
-    window.data = np.minimum(window.data, 1.0)
-    return window
 
 
 class StoryAligner:
@@ -161,28 +179,22 @@ class StoryAligner:
         self.tables = tables
         # A stem weighs as its most common written form: weights are fitted on words as
         # written, and a stem such as "stat" or "individu" would otherwise look like a rare name.
+        # (Pairs are read and weighed in bulk; the min over a stem's forms is order-free.)
+        words = chain.from_iterable(chain.from_iterable(table.words for table in tables))
+        stems = chain.from_iterable(chain.from_iterable(table.terms for table in tables))
+        forms = list(set(zip(words, stems, strict=True)))
+        weighed = weights.idf_array([word for word, _ in forms]).tolist()
         self.idf: dict[str, float] = {}
-        forms = {
-            pair
-            for table in tables
-            for words, terms in zip(table.words, table.terms, strict=True)
-            for pair in zip(words, terms, strict=True)
-        }
-        for word, term in forms:
-            self.idf[term] = min(self.idf.get(term, np.inf), weights.idf(word))
+        for (_, term), value in zip(forms, weighed, strict=True):
+            self.idf[term] = min(self.idf.get(term, np.inf), value)
         # One row per sentence of the story, documents one after the other; columns are terms
         # in order of first appearance (never the hash seed's set order).
-        vocabulary: dict[str, int] = {}
-        cols: list[int] = []
-        lengths: list[int] = []
-        for table in tables:
-            for terms in table.terms:
-                distinct = sorted(set(terms))
-                cols.extend(vocabulary.setdefault(term, len(vocabulary)) for term in distinct)
-                lengths.append(len(distinct))
-        by_column = list(vocabulary)
-        vals = np.array([self.idf[by_column[c]] for c in cols], dtype=np.float64)
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        rows = [distinct for table in tables for distinct in table.distinct_terms]
+        in_rows = list(chain.from_iterable(rows))
+        vocabulary: defaultdict[str, int] = defaultdict(count().__next__)  # numbered as first seen
+        cols = list(map(vocabulary.__getitem__, in_rows))
+        vals = np.array(list(map(self.idf.__getitem__, in_rows)), dtype=np.float64)
+        indptr = np.concatenate([[0], np.cumsum(list(map(len, rows)))]).astype(np.int64)
         sizes = [len(table.terms) for table in tables]
         n_rows, width = int(sum(sizes)), max(len(vocabulary), 1)
         # weighted: idf of each distinct term per sentence; present: the same pattern as 0/1.
@@ -200,7 +212,7 @@ class StoryAligner:
         )
         mass = np.asarray(self._weighted.sum(axis=1)).ravel()
         self.mass = [mass[self._offsets[d] : self._offsets[d + 1]] for d in range(len(tables))]
-        self.term_sets = [{t for terms in table.terms for t in terms} for table in tables]
+        self.term_sets = [set().union(*table.terms) for table in tables]
         self._windows = _windows(self._present, sizes)
         # Choosing the canonical aligns every pair of versions: below a size bound, one sparse
         # product over all the story's sentences (and adjacent-sentence windows) serves them all.

@@ -201,12 +201,12 @@ class TermWeights:
         return self._idf_by_id[ids]
 
     def idf(self, term: str) -> float:
-        cached = self._cache.get(term)
-        if cached is not None:
-            return cached
         i = self._term_ids.get(term)
         if i is not None:
             return float(self._idf_by_id[i])
+        cached = self._cache.get(term)
+        if cached is not None:
+            return cached
         df = self.df.get(term, 0)
         if self.language:
             background = background_document_frequency(term, self.language)

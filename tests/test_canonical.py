@@ -7,6 +7,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import dedup.canonical
@@ -257,3 +258,28 @@ def test_semantic_check_keeps_every_real_seed_addition(
         lexical = _sentences(_variant(seed_story, prefix, LEXICAL))
         kept = [s for s in lexical if not any(p in s for p in paraphrases)]
         assert _sentences(_variant(seed_story, prefix, SEMANTIC)) == kept, prefix
+
+
+def test_sentence_windows_equal_the_sum_of_adjacent_rows() -> None:
+    """The aligner's adjacent-sentence windows, built from the CSR arrays, hold what
+    ``present[i] + present[i + 1]`` clipped to 1 holds (the formulation they replaced), for
+    documents of 0, 1 and many sentences, empty sentences included."""
+    from scipy import sparse
+
+    from dedup.canonical import _windows
+
+    rng = np.random.default_rng(11)
+    sizes = [3, 0, 1, 5, 2, 0, 7]
+    dense = (rng.random((sum(sizes), 40)) < 0.15).astype(np.float64)
+    dense[4] = 0.0  # a sentence without content words
+    present = sparse.csr_matrix(dense)
+    firsts = [s + k for s, n in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True) for k in range(n - 1)]
+    expected = (present[firsts] + present[[f + 1 for f in firsts]]).tocsr()
+    expected.data = np.minimum(expected.data, 1.0)
+    windows = _windows(present, sizes)
+    assert windows.shape == expected.shape == (len(firsts), 40)
+    assert windows.has_sorted_indices
+    assert np.array_equal(windows.indptr, expected.indptr)
+    assert np.array_equal(windows.indices, expected.indices)
+    assert windows.data.tobytes() == expected.data.tobytes()
+    assert _windows(present[:0], []).shape == (0, 40)

@@ -50,6 +50,9 @@ log = logging.getLogger("dedup")
 # than it saves.
 MIN_ITEMS_FOR_POOL = 64
 MIN_WORK_FOR_POOL = 2000
+# Records per extraction task: a page costs 10-100 ms and a few cost seconds, so small tasks
+# keep both workers busy to the end (larger ones left one worker alone on a slow run of pages).
+EXTRACT_CHUNK = 4
 
 
 def pool_workers(options: PipelineOptions) -> int:
@@ -233,7 +236,7 @@ def ingest(inputs: Sequence[str]) -> tuple[int, list[SourceRecord], list[Reject]
 
 def extract(records: Sequence[SourceRecord], options: PipelineOptions) -> tuple[list[Document], list[Reject]]:
     work = partial(extract_document, min_words=options.min_words)
-    results = parallel_map(work, records, pool_workers(options), "extract")
+    results = parallel_map(work, records, pool_workers(options), "extract", chunksize=EXTRACT_CHUNK)
     docs = [r for r in results if isinstance(r, Document)]
     rejects = [r for r in results if isinstance(r, Reject)]
     return docs, rejects
