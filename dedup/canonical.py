@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, count
+from operator import itemgetter
 
 import numpy as np
 import xxhash
@@ -179,14 +180,18 @@ class StoryAligner:
         self.tables = tables
         # A stem weighs as its most common written form: weights are fitted on words as
         # written, and a stem such as "stat" or "individu" would otherwise look like a rare name.
-        # (Pairs are read and weighed in bulk; the min over a stem's forms is order-free.)
+        # The (word, stem) pairs are weighed in bulk; a dict built from them in descending
+        # weight keeps each stem's last, i.e. lowest, weight.
         words = chain.from_iterable(chain.from_iterable(table.words for table in tables))
         stems = chain.from_iterable(chain.from_iterable(table.terms for table in tables))
         forms = list(set(zip(words, stems, strict=True)))
-        weighed = weights.idf_array([word for word, _ in forms]).tolist()
-        self.idf: dict[str, float] = {}
-        for (_, term), value in zip(forms, weighed, strict=True):
-            self.idf[term] = min(self.idf.get(term, np.inf), value)
+        weighed = weights.idf_array(list(map(itemgetter(0), forms)))
+        descending = np.argsort(weighed, kind="stable")[::-1]
+        form_stems = np.empty(len(forms), dtype=object)
+        form_stems[:] = list(map(itemgetter(1), forms))
+        self.idf: dict[str, float] = dict(
+            zip(form_stems[descending].tolist(), weighed[descending].tolist(), strict=True)
+        )
         # One row per sentence of the story, documents one after the other; columns are terms
         # in order of first appearance (never the hash seed's set order).
         rows = [distinct for table in tables for distinct in table.distinct_terms]
