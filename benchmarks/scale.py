@@ -10,7 +10,8 @@ labelled story sets, then times, in one invocation and on the same corpus,
 
 Each runs in its own process under ``/usr/bin/time -v`` (wall time, peak RSS of the process
 tree's largest process). The machine is shared, so compare the ratio of the two within one
-invocation, not absolute times across invocations.
+invocation, not absolute times across invocations; ``--rounds N`` runs each contender N times,
+alternating which goes first, and reports medians.
 
 Corpus: every original takes ~650 words of real sentences, each drawn from a random real
 story, with rare words (names, places, topical nouns) and numbers replaced by the article's
@@ -29,6 +30,7 @@ import argparse
 import json
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -244,35 +246,56 @@ def measure(command: list[str]) -> dict[str, float]:
 
 
 def run_size(
-    n_docs: int, seed: int, data: Path, workdir: Path, log: Callable[[str], None], paraphrase_model: str
+    n_docs: int,
+    seed: int,
+    data: Path,
+    workdir: Path,
+    log: Callable[[str], None],
+    paraphrase_model: str,
+    rounds: int = 1,
 ) -> dict:
     corpus = workdir / f"corpus-{n_docs}-seed{seed}.jsonl"
     if not corpus.exists():  # deterministic for (size, seed): a kept work folder reuses it
         started = time.perf_counter()
         write_corpus(corpus, n_docs, seed, data)
         log(f"{n_docs} docs: corpus written in {time.perf_counter() - started:.1f} s")
-    result: dict = {"documents": n_docs}
     labels_file = workdir / f"naive-labels-{n_docs}-seed{seed}.json"
-    result["naive"] = measure(
-        [sys.executable, __file__, "--naive", str(corpus), "--labels", str(labels_file)]
-    )
-    naive_labels = json.loads(labels_file.read_text(encoding="utf-8"))
     out = workdir / f"out-{n_docs}"
-    result["ours"] = measure(
-        [
+    commands = {
+        "naive": [sys.executable, __file__, "--naive", str(corpus), "--labels", str(labels_file)],
+        "ours": [
             str(Path(sys.executable).parent / "dedup"),
             *("run", str(corpus), "--out", str(out), "--force", "-q"),
             *("--paraphrase-model", paraphrase_model),
-        ]
-    )
+        ],
+    }
+    # Rounds alternate which contender goes first, so a slow spell of the shared machine does
+    # not always fall on the same one; the table reports each contender's median round and the
+    # median of the rounds' ratios.
+    runs: dict[str, list[dict]] = {"naive": [], "ours": []}
+    for r in range(rounds):
+        for name in ("naive", "ours") if r % 2 == 0 else ("ours", "naive"):
+            runs[name].append(measure(commands[name]))
+            log(f"{n_docs} docs, round {r + 1}: {name} {runs[name][-1]['seconds']:.1f} s")
+    result: dict = {"documents": n_docs, "rounds": rounds}
+    for name in ("naive", "ours"):
+        seconds = sorted(run["seconds"] for run in runs[name])
+        result[name] = {
+            "seconds": statistics.median(seconds),
+            "seconds_per_round": [run["seconds"] for run in runs[name]],
+            "peak_rss_mib": max(run["peak_rss_mib"] for run in runs[name]),
+        }
+    ratios = [o["seconds"] / n["seconds"] for o, n in zip(runs["ours"], runs["naive"], strict=True)]
+    naive_labels = json.loads(labels_file.read_text(encoding="utf-8"))
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     scores = gold_scores(corpus, naive_labels, out)
     result["gold_stories"], result["naive"]["ari"], result["ours"]["ari"] = scores
-    result["ours"]["stages"] = manifest.get("timings_seconds", {})
+    result["ours"]["stages"] = manifest.get("timings_seconds", {})  # of the last round
     result["ours"]["stories"] = manifest.get("counts", {}).get("clusters")
     for name in ("naive", "ours"):
         result[name]["docs_per_second"] = n_docs / result[name]["seconds"]
-    result["time_ratio_ours_to_naive"] = result["ours"]["seconds"] / result["naive"]["seconds"]
+    result["time_ratio_ours_to_naive"] = statistics.median(ratios)
+    result["time_ratio_per_round"] = ratios
     return result
 
 
@@ -289,6 +312,9 @@ def main() -> None:
         "--paraphrase-model",
         default="auto",
         help="passed to dedup run; 'none' times the pipeline without the semantic paraphrase check",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs of each contender per size, alternating; medians reported"
     )
     parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)  # child process: run the loop
     parser.add_argument("--labels", type=Path, help=argparse.SUPPRESS)  # ... and write its groups here
@@ -307,7 +333,9 @@ def main() -> None:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for n_docs in (int(s) for s in args.sizes.split(",")):
-            results.append(run_size(n_docs, args.seed, args.data, workdir, log, args.paraphrase_model))
+            results.append(
+                run_size(n_docs, args.seed, args.data, workdir, log, args.paraphrase_model, args.rounds)
+            )
     header = (
         f"{'docs':>9} {'contender':>9} {'seconds':>9} {'docs/s':>9} {'peak RSS':>10} {'ours/naive':>10} "
         f"{'ARI':>6}"
@@ -324,6 +352,9 @@ def main() -> None:
         stages = " ".join(f"{k}={v:.1f}" for k, v in r["ours"]["stages"].items())
         stories = f"{r['ours']['stories']} (gold: {r['gold_stories']})"
         print(f"{'':>9} ours stages (s): {stages}; stories: {stories}")
+        if r["rounds"] > 1:
+            per_round = ", ".join(f"{x:.2f}" for x in r["time_ratio_per_round"])
+            print(f"{'':>9} ours/naive per round: {per_round} (median above)")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps({"seed": args.seed, "results": results}, indent=2) + "\n", encoding="utf-8"

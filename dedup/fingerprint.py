@@ -156,12 +156,6 @@ class EncodedCorpus:
             language,
         )
 
-    def document_frequencies(self) -> Counter[str]:
-        """The body content words' document frequencies as a Counter (for small batches)."""
-        found = np.flatnonzero(self.document_frequency)
-        words = self.tokens.vocabulary[found].tolist()
-        return Counter(dict(zip(words, self.document_frequency[found].tolist(), strict=True)))
-
 
 def merge_encoded(chunks: Iterable[EncodedChunk]) -> EncodedCorpus:
     """The chunks' documents, in order, under one vocabulary (ids in order of first appearance,

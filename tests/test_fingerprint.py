@@ -239,12 +239,14 @@ def test_encoded_documents_give_the_token_lists_content_words_and_frequencies() 
     assert list(contents) == [content_tokens(text) for text, _ in texts]
     assert list(titles) == [content_tokens(title) for _, title in texts]
     fitted = TermWeights.fit(list(contents))
-    assert corpus.document_frequencies() == fitted.df
-    assert dict(corpus.weights().df) == dict(fitted.df)  # the array-backed mapping, read whole
+    frequencies = corpus.weights().df  # an array by term id, read as a mapping
+    assert dict(frequencies) == dict(fitted.df)
+    assert len(frequencies) == len(fitted.df) and frequencies.get("minister") == fitted.df["minister"]
+    assert frequencies.get("never-seen", 0) == 0
     assert len({id(w) for c in contents for w in c}) == len({w for c in contents for w in c})
     empty = merge_encoded([encode_documents([])])
     assert (len(empty.tokens), list(empty.content), list(empty.titles)) == (0, [], [])
-    assert empty.document_frequencies() == Counter()
+    assert dict(empty.weights().df) == {}
     with pytest.raises(ValueError, match="different languages"):
         merge_encoded([encode_documents(texts[:3]), encode_documents(texts[3:], language=None)])
 
