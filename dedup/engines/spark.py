@@ -365,7 +365,7 @@ def _feature_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBat
 
 def _words(column: pa.Array | pa.ChunkedArray) -> list[list[str]]:
     """Space-joined word lists back to lists, one string object per distinct word (as the
-    local engine interns them)."""
+    local engine's one vocabulary array holds them)."""
     intern = sys.intern
     return [list(map(intern, joined.split())) for joined in column.to_pylist()]
 
