@@ -140,6 +140,14 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
+def segment_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``start, start + 1, ..., start + length - 1`` for every segment, concatenated."""
+    lengths = np.asarray(lengths, np.int64)
+    total = int(lengths.sum())
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(np.asarray(starts, np.int64) - offsets, lengths) + np.arange(total, dtype=np.int64)
+
+
 def _band_buckets(band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Documents of one band sorted by their ``(n, rows)`` hash values: (order, bucket starts,
     bucket sizes). Exact equality of all the band's values, as datasketch's bucket keys."""

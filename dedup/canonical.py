@@ -24,6 +24,7 @@ import numpy as np
 import xxhash
 from scipy import sparse
 
+from dedup.candidates import segment_ranges, sorted_unique
 from dedup.config import PipelineOptions
 from dedup.extract.boilerplate import is_heading
 from dedup.facts import Fact, extract_facts
@@ -153,18 +154,14 @@ def _windows(present: sparse.csr_matrix, sizes: Sequence[int]) -> sparse.csr_mat
     sentences are the consecutive rows of ``present`` (``sizes`` of them each): the union of
     the two rows' columns, sorted, as ``present[i] + present[i + 1]`` clipped to 1 stores it."""
     sizes = np.asarray(sizes, dtype=np.int64)
-    starts = np.cumsum(sizes) - sizes
-    pairs = np.maximum(sizes - 1, 0)
-    firsts = np.repeat(starts - (np.cumsum(pairs) - pairs), pairs) + np.arange(int(pairs.sum()))
+    firsts = segment_ranges(np.cumsum(sizes) - sizes, np.maximum(sizes - 1, 0))
     width = present.shape[1]
     # Rows i and i + 1 are adjacent in the CSR: a window's entries are one contiguous run.
-    begin, end = present.indptr[firsts], present.indptr[firsts + 2]
-    lengths = (end - begin).astype(np.int64)
-    positions = np.repeat(begin - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
-    codes = np.repeat(np.arange(len(firsts), dtype=np.int64), lengths) * width + present.indices[positions]
-    codes = np.sort(codes)
-    if len(codes):
-        codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))]
+    begin = present.indptr[firsts]
+    lengths = present.indptr[firsts + 2] - begin
+    positions = segment_ranges(begin, lengths)
+    window_of = np.repeat(np.arange(len(firsts), dtype=np.int64), lengths)
+    codes = sorted_unique(window_of * width + present.indices[positions])
     rows, columns = np.divmod(codes, width)
     indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=len(firsts)))))
     return sparse.csr_matrix(

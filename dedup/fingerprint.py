@@ -18,7 +18,7 @@ from itertools import chain, count
 import numpy as np
 from datasketch import MinHash
 
-from dedup.candidates import sorted_unique
+from dedup.candidates import segment_ranges, sorted_unique
 from dedup.config import LSHView, MinHashOptions
 from dedup.text import content_tokens, content_words, tokens, word_ngrams
 from dedup.weights import PRIOR_DOCUMENTS, TermWeights, background_document_frequencies
@@ -64,9 +64,7 @@ class EncodedTokens(Sequence[list[str]]):
         """(each document's token count, their token ids concatenated): equal ids, equal words."""
         docs = np.asarray(docs, dtype=np.int64)
         starts, lengths = self.indptr[docs], self.indptr[docs + 1] - self.indptr[docs]
-        total = int(lengths.sum())
-        positions = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-        return lengths, self.ids[positions]
+        return lengths, self.ids[segment_ranges(starts, lengths)]
 
 
 @dataclass

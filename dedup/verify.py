@@ -36,7 +36,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from dedup.candidates import CandidatePairs, sorted_unique
+from dedup.candidates import CandidatePairs, segment_ranges, sorted_unique
 from dedup.config import PipelineOptions
 from dedup.fingerprint import EncodedTokens, set_jaccard
 from dedup.records import PairEdge
@@ -70,14 +70,6 @@ def published_day(published: str | None) -> int | None:
 
 
 # --- array helpers ----------------------------------------------------------------------------
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """``start, start + 1, ..., start + length - 1`` for every segment, concatenated."""
-    lengths = np.asarray(lengths, np.int64)
-    total = int(lengths.sum())
-    offsets = np.cumsum(lengths) - lengths
-    return np.repeat(np.asarray(starts, np.int64) - offsets, lengths) + np.arange(total, dtype=np.int64)
 
 
 def _rows_of(indptr: np.ndarray) -> np.ndarray:
@@ -293,7 +285,7 @@ def _score_blocks(
         for s, e in blocks:
             # The block: second rows s..e, one dense row each over the union of their terms plus one
             # column that stays zero (terms a first row holds and the block does not).
-            positions = _ranges(indptr[rows[s:e]], row_terms[s:e])
+            positions = segment_ranges(indptr[rows[s:e]], row_terms[s:e])
             terms = indices[positions]
             block_terms = sorted_unique(terms)
             stride = len(block_terms) + 1
@@ -308,7 +300,7 @@ def _score_blocks(
             block_row = np.repeat(np.arange(e - s) * stride, np.diff(bounds[s : e + 1]))
             a = first[chosen]
             a_terms = indptr[a + 1] - indptr[a]
-            a_positions = _ranges(indptr[a], a_terms)
+            a_positions = segment_ranges(indptr[a], a_terms)
             if matmul_order:
                 a_positions = np.repeat(indptr[a] + indptr[a + 1] - 1, a_terms) - a_positions
             found = buffer[np.repeat(block_row, a_terms) + lookup[indices[a_positions]]]
@@ -462,13 +454,14 @@ def _id_jaccards(lengths: np.ndarray, token_ids: np.ndarray, pairs: np.ndarray, 
     long = lengths >= n
     counts = np.where(long, lengths - n + 1, lengths)  # rows per document, in document order
     offsets = np.cumsum(counts) - counts
-    at_long, at_short = _ranges(offsets[long], counts[long]), _ranges(offsets[~long], counts[~long])
-    first = _ranges(starts[long], counts[long])
+    at_long = segment_ranges(offsets[long], counts[long])
+    at_short = segment_ranges(offsets[~long], counts[~long])
+    first = segment_ranges(starts[long], counts[long])
     # Padded to an even width, so that each row reads as whole uint64 words.
     grams = np.zeros((int(counts.sum()), n + n % 2), dtype=np.int32)
     for k in range(n):
         grams[at_long, k] = token_ids[first + k]
-    grams[at_short, 0] = token_ids[_ranges(starts[~long], counts[~long])]
+    grams[at_short, 0] = token_ids[segment_ranges(starts[~long], counts[~long])]
     grams[at_short, 1:n] = -1
     grams = grams.view(np.uint64)
     doc = np.repeat(np.arange(len(lengths)), counts)
@@ -653,7 +646,7 @@ class Verifier:
         docs = np.asarray(docs, dtype=np.int64)
         indptr = self.combined.indptr
         lengths = indptr[docs + 1] - indptr[docs]
-        positions = _ranges(indptr[docs], lengths)
+        positions = segment_ranges(indptr[docs], lengths)
         counts = self.body_counts[positions]
         is_body = counts > 0
         positions, counts = positions[is_body], counts[is_body]
@@ -694,7 +687,8 @@ class Verifier:
         local_indptr = np.concatenate(([0], np.cumsum(lengths)))
         # The product adds each cell's terms in the rows' stored order: reversed, as the scipy
         # formulation stored them (body terms descending, then title-only terms descending).
-        positions = np.repeat(indptr[docs] + indptr[docs + 1] - 1, lengths) - _ranges(indptr[docs], lengths)
+        ends = np.repeat(indptr[docs] + indptr[docs + 1] - 1, lengths)
+        positions = ends - segment_ranges(indptr[docs], lengths)
         terms = self.combined.indices[positions]
         # Only the component's own terms as columns: the product's cost stays with the component
         # (a renumbering that keeps the column order changes no sum).
@@ -857,7 +851,7 @@ def _combine(body: _CountRows, title: _CountRows, idf: np.ndarray, title_weight:
     # Positions: a row's title-only entries first, then its body entries.
     only_rank = np.arange(int(only.sum())) - np.repeat(np.cumsum(n_only) - n_only, n_only)
     only_pos = indptr[:-1][t_rows[only]] + only_rank
-    body_pos = _ranges(indptr[:-1] + n_only, n_body)
+    body_pos = segment_ranges(indptr[:-1] + n_only, n_body)
     nnz = int(indptr[-1])
     terms = np.empty(nnz, dtype=np.int32)
     raw = np.empty(nnz, dtype=np.float64)

@@ -396,7 +396,7 @@ def test_pair_dots_reuse_their_term_lookup_across_calls_widths_threads_and_failu
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rng = np.random.default_rng(5)
-    real_ranges = verify_module._ranges
+    real_ranges = verify_module.segment_ranges
 
     def expected(m: sparse.csr_matrix, pairs: np.ndarray) -> np.ndarray:
         return np.asarray(m[pairs[:, 0]].multiply(m[pairs[:, 1]]).sum(axis=1)).ravel()
@@ -417,8 +417,8 @@ def test_pair_dots_reuse_their_term_lookup_across_calls_widths_threads_and_failu
         assert np.array_equal(verify_module.pair_cosines(m, pairs), expected(m, pairs))
         # A call failing half-way through a block must not leave the lookup dirty for the next
         # call on the same thread (7 pairs: below PAIRS_PER_THREAD, so this thread).
-        monkeypatch.setattr(verify_module, "_ranges", fail_on_second_call(iter(range(1000))))
+        monkeypatch.setattr(verify_module, "segment_ranges", fail_on_second_call(iter(range(1000))))
         with pytest.raises(MemoryError):
             verify_module.pair_cosines(m, pairs[:7])
-        monkeypatch.setattr(verify_module, "_ranges", real_ranges)
+        monkeypatch.setattr(verify_module, "segment_ranges", real_ranges)
         assert np.array_equal(verify_module.pair_cosines(m, pairs[7:14]), expected(m, pairs[7:14]))
