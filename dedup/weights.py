@@ -52,41 +52,35 @@ _PLAIN_WORD_LANGUAGES = frozenset({"en"})
 @lru_cache(maxsize=1 << 20)
 def background_document_frequency(term: str, language: str) -> float:
     """Chance that a typical article in ``language`` contains ``term``."""
-    freq = background_table(language).get(term)
-    if freq is None:
-        freq = _absent_frequency(term, language)
-    return -math.expm1(-max(freq, MIN_BACKGROUND_FREQUENCY) * TYPICAL_DOCUMENT_TOKENS)
-
-
-def _absent_frequency(term: str, language: str) -> float:
-    """wordfreq's frequency of a term that is not in its frequency table."""
-    if language in _PLAIN_WORD_LANGUAGES and term.isascii() and term.isalpha() and term.islower():
-        return 0.0
-    import wordfreq  # numbers and dotted words: wordfreq's own tokenizer knows what to do
-
-    return wordfreq.word_frequency(term, language)
+    return float(background_document_frequencies([term], language)[0])
 
 
 def background_document_frequencies(terms: Sequence[str], language: str) -> np.ndarray:
-    """``background_document_frequency`` of each term (the same values, float64), computed once
-    per distinct frequency: only terms outside wordfreq's table that are not plain words
-    (numbers, dotted words) go to wordfreq one by one."""
+    """``background_document_frequency`` of each term (float64), computed once per distinct
+    frequency: only terms outside wordfreq's table that are not plain words (numbers, dotted
+    words) go to wordfreq one by one."""
     freqs = list(map(background_table(language).get, terms))
     if None in freqs:
-        # Most terms outside the table are plain words (0.0, see _absent_frequency): that test
-        # inline, not a call a term.
+        # Most terms outside the table are plain words (0.0, see _PLAIN_WORD_LANGUAGES): that
+        # test inline, not a call a term.
         plain = language in _PLAIN_WORD_LANGUAGES
         freqs = [
             f
             if f is not None
             else 0.0
             if plain and t.isascii() and t.isalpha() and t.islower()
-            else _absent_frequency(t, language)
+            else _wordfreq_frequency(t, language)
             for t, f in zip(terms, freqs, strict=True)
         ]
     floor, tokens = MIN_BACKGROUND_FREQUENCY, TYPICAL_DOCUMENT_TOKENS
     by_freq = {f: -math.expm1(-max(f, floor) * tokens) for f in set(freqs)}
     return np.fromiter(map(by_freq.__getitem__, freqs), np.float64, len(freqs))
+
+
+def _wordfreq_frequency(term: str, language: str) -> float:
+    import wordfreq  # numbers and dotted words: wordfreq's own tokenizer knows what to do
+
+    return wordfreq.word_frequency(term, language)
 
 
 class VocabularyCounts(Mapping[str, int]):
