@@ -65,7 +65,7 @@ class _FeatureCache:
 
     def __call__(self, indices: Sequence[int]) -> DocumentFeatures:
         missing = [i for i in indices if i not in self.rows]
-        found = DocumentFeatures.of([self.all_docs[i] for i in missing])
+        found = DocumentFeatures.of([self.all_docs[i] for i in missing], language=None)
         self.rows.update(
             zip(missing, zip(found.tokens, found.content, found.titles, strict=True), strict=True)
         )
@@ -117,7 +117,7 @@ def run_incremental(
     n = len(all_docs)
 
     with timer("fingerprint"):
-        new_features = DocumentFeatures.of(new_docs)
+        new_features = DocumentFeatures.of(new_docs, language=None)  # weighed with the state's df
         df = state.document_frequencies.copy()
         for content in new_features.content:
             df.update(set(content))

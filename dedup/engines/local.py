@@ -112,18 +112,29 @@ class DocumentFeatures:
     encoded: EncodedCorpus | None = None
 
     @classmethod
-    def of(cls, docs: Sequence[Document], workers: int = 1) -> DocumentFeatures:
+    def of(
+        cls, docs: Sequence[Document], workers: int = 1, language: str | None = BACKGROUND_LANGUAGE
+    ) -> DocumentFeatures:
+        """Features of ``docs`` on ``workers`` processes. ``language``: that of the background
+        frequencies ``weights`` reads; None when the caller weighs terms its own way (they
+        are then not computed)."""
         # Workers read the documents forked, and send back word ids and each word's background
         # frequency: the parent's share of the work is then small. Tokens and content words
         # stay ids (4 bytes a word): weights and the verifier read the ids, and what needs
         # words (keywords, shingles, relation labels) reads them a document at a time.
         global _FORKED_DOCS
         spans = _spans(len(docs))
-        background_table(BACKGROUND_LANGUAGE)  # loaded once, before the workers fork
+        if language:
+            background_table(language)  # loaded once, before the workers fork
         _FORKED_DOCS = docs
         try:
             chunks = parallel_map(
-                _encode_in_worker, spans, workers, "tokenise", chunksize=1, min_items=_min_spans(docs, spans)
+                partial(_encode_in_worker, language=language),
+                spans,
+                workers,
+                "tokenise",
+                chunksize=1,
+                min_items=_min_spans(docs, spans),
             )
         finally:
             _FORKED_DOCS = None
@@ -131,8 +142,8 @@ class DocumentFeatures:
         return cls(encoded.tokens, encoded.content, encoded.titles, encoded)
 
     def weights(self) -> TermWeights:
-        if self.encoded is None:
-            return TermWeights.fit(self.content)
+        if self.encoded is None or self.encoded.language != BACKGROUND_LANGUAGE:
+            return TermWeights.fit(self.content, language=BACKGROUND_LANGUAGE)
         return self.encoded.weights(language=BACKGROUND_LANGUAGE)
 
     def signatures(
@@ -166,10 +177,10 @@ def _min_spans(docs: Sequence, spans: Sequence) -> int:
     return 2 if len(docs) >= MIN_ITEMS_FOR_POOL else len(spans) + 1
 
 
-def _encode_in_worker(span: tuple[int, int]) -> EncodedChunk:
+def _encode_in_worker(span: tuple[int, int], language: str | None) -> EncodedChunk:
     assert _FORKED_DOCS is not None
     docs = _FORKED_DOCS[span[0] : span[1]]
-    return encode_documents(((d.text, d.title or "") for d in docs), BACKGROUND_LANGUAGE)
+    return encode_documents(((d.text, d.title or "") for d in docs), language)
 
 
 def _sign_in_worker(span: tuple[int, int]) -> dict[str, np.ndarray]:

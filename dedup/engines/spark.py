@@ -355,7 +355,7 @@ def _feature_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBat
     to move and to read back in Python than a list of hundreds of strings."""
     for batch in batches:
         docs = [Document(**row) for row in batch.to_pylist()]
-        features = DocumentFeatures.of(docs)
+        features = DocumentFeatures.of(docs, language=None)  # weights: term_statistics
         content = pa.array([" ".join(words) for words in features.content], pa.string())
         titles = pa.array([" ".join(words) for words in features.titles], pa.string())
         yield pa.RecordBatch.from_arrays(
