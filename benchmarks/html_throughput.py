@@ -28,6 +28,8 @@ import warnings
 from multiprocessing import Pool
 from pathlib import Path
 
+import trafilatura
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -44,18 +46,19 @@ def write_pages(data: Path, folder: Path, repeat: int) -> int:
     return len(pages) * repeat
 
 
-def _extract_file(path: str) -> int:
+def _quiet() -> None:
     logging.disable(logging.CRITICAL)
     warnings.filterwarnings("ignore")
-    import trafilatura
 
+
+def _extract_file(path: str) -> int:
     return len(trafilatura.extract(Path(path).read_bytes()) or "")
 
 
 def trafilatura_alone(folder: Path, procs: int) -> int:
     """trafilatura over every file on ``procs`` processes: the number of pages with a body."""
     files = sorted(str(p) for p in folder.glob("*.html"))
-    with Pool(procs) as pool:
+    with Pool(procs, initializer=_quiet) as pool:
         return sum(1 for n in pool.imap(_extract_file, files, chunksize=8) if n)
 
 

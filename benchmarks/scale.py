@@ -279,10 +279,10 @@ def run_size(
             log(f"{n_docs} docs, round {r + 1}: {name} {runs[name][-1]['seconds']:.1f} s")
     result: dict = {"documents": n_docs, "rounds": rounds}
     for name in ("naive", "ours"):
-        seconds = sorted(run["seconds"] for run in runs[name])
+        seconds = [run["seconds"] for run in runs[name]]
         result[name] = {
             "seconds": statistics.median(seconds),
-            "seconds_per_round": [run["seconds"] for run in runs[name]],
+            "seconds_per_round": seconds,
             "peak_rss_mib": max(run["peak_rss_mib"] for run in runs[name]),
         }
     ratios = [o["seconds"] / n["seconds"] for o, n in zip(runs["ours"], runs["naive"], strict=True)]
