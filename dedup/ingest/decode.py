@@ -32,7 +32,7 @@ _BINARY_MAGIC = (
 )
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_\-:.]+)""", re.I)
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class DecodeError(Exception):
@@ -55,7 +55,7 @@ def decompress(data: bytes, name: str) -> bytes:
     try:
         if data[:2] == b"\x1f\x8b":
             return gzip.decompress(data)
-        if data[:4] == _ZSTD_MAGIC:
+        if data[:4] == ZSTD_MAGIC:
             return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
     except (OSError, EOFError, zlib.error, ValueError, zstandard.ZstdError) as exc:
         raise DecodeError("corrupt_compressed", f"{name}: cannot decompress: {exc}") from exc

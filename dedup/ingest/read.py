@@ -8,15 +8,27 @@ becomes a ``Reject`` so that inputs = documents + rejects.
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import zstandard
 
-from dedup.ingest.decode import DecodeError, decode_text, decompress, strip_compression
+from dedup.ingest.decode import (
+    COMPRESSED_SUFFIXES,
+    ZSTD_MAGIC,
+    DecodeError,
+    decode_text,
+    decompress,
+    looks_binary,
+    strip_compression,
+)
 from dedup.ingest.discover import InputFile
 from dedup.ingest.warc import read_warc
 from dedup.records import Reject, SourceRecord
@@ -55,9 +67,20 @@ def detect_format(name: str, head: bytes) -> str:
 
 
 def read_input(item: InputFile) -> Iterator[Output]:
-    """Yield the records of one input file; never raises for bad content."""
+    """Yield the records of one input file; never raises for bad content.
+
+    Corpus files (JSON Lines, Parquet, WARC) are streamed, a record at a time, so a file of
+    millions of articles never sits in memory whole; anything else is read whole.
+    """
     if strip_compression(item.source_path).lower().endswith(WARC_SUFFIXES):
         yield from read_warc(item)  # streamed: WARC files are often gigabytes
+        return
+    streamed = _streamed_format(item)
+    if streamed == "parquet":
+        yield from _read_parquet(item, item.source_path, strip_compression(item.doc_id))
+        return
+    if streamed == "json":
+        yield from _read_json_lines(item, strip_compression(item.doc_id))
         return
     try:
         raw = item.path.read_bytes()
@@ -75,7 +98,7 @@ def read_input(item: InputFile) -> Iterator[Output]:
     doc_id = strip_compression(item.doc_id)
     fmt = detect_format(item.source_path, data[:8192])
     if fmt == "parquet":
-        yield from _read_parquet(item, data, doc_id)
+        yield from _read_parquet(item, io.BytesIO(data), doc_id)
         return
     if fmt == "warc":
         yield from read_warc(item)
@@ -138,24 +161,86 @@ def _read_json(item: InputFile, text: str, doc_id: str) -> Iterator[Output]:
             else:
                 yield Reject(where, "malformed_json", f"element {n} is a {type(row).__name__}, not an object")
         return
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{item.source_path}#L{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Reject(where, "malformed_json", f"line {lineno}: {exc.msg} (column {exc.colno})")
-            continue
-        if not isinstance(row, dict):
-            yield Reject(where, "malformed_json", f"line {lineno}: a {type(row).__name__}, not an object")
-            continue
-        yield record_from_mapping(row, item.source_path, f"{doc_id}#L{lineno}")
+    for lineno, line in enumerate(text.split("\n"), 1):
+        yield from _json_line(item, line, lineno, doc_id)
 
 
-def _read_parquet(item: InputFile, data: bytes, doc_id: str) -> Iterator[Output]:
+def _json_line(item: InputFile, line: str, lineno: int, doc_id: str) -> Iterator[Output]:
+    """The record (or reject) of one line of a JSON Lines file; nothing for a blank line."""
+    if not line.strip():
+        return
+    where = f"{item.source_path}#L{lineno}"
     try:
-        parquet = pq.ParquetFile(io.BytesIO(data))
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        yield Reject(where, "malformed_json", f"line {lineno}: {exc.msg} (column {exc.colno})")
+        return
+    if not isinstance(row, dict):
+        yield Reject(where, "malformed_json", f"line {lineno}: a {type(row).__name__}, not an object")
+        return
+    yield record_from_mapping(row, item.source_path, f"{doc_id}#L{lineno}")
+
+
+# Bytes read at a time when checking a whole file before streaming it.
+_CHECK_BYTES = 1 << 20
+_STREAM_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError, UnicodeDecodeError, ValueError)
+
+
+def _open_decompressed(item: InputFile) -> IO[bytes]:
+    """``item``'s bytes as a stream, gzip or zstd undone (recognised by magic bytes)."""
+    with open(item.path, "rb") as probe:
+        magic = probe.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(item.path, "rb")
+    if magic == ZSTD_MAGIC:
+        # Buffered, for reading line by line.
+        reader = zstandard.ZstdDecompressor().stream_reader(open(item.path, "rb"), closefd=True)  # noqa: SIM115
+        return io.BufferedReader(reader, buffer_size=_CHECK_BYTES)
+    return open(item.path, "rb")
+
+
+def _streamed_format(item: InputFile) -> str | None:
+    """``parquet`` or ``json`` when ``item`` can be streamed with the same records (and rejects)
+    as reading it whole: an uncompressed Parquet file, or JSON Lines that decompress and
+    decode as UTF-8 to the end. JSON arrays, other encodings, empty, binary and corrupt files
+    take the whole-file path, which says what is wrong with them."""
+    try:
+        with open(item.path, "rb") as probe:
+            magic = probe.read(4)
+        compressed = magic[:2] == b"\x1f\x8b" or magic == ZSTD_MAGIC
+        if item.source_path.lower().endswith(COMPRESSED_SUFFIXES) and not compressed:
+            return None
+        with _open_decompressed(item) as stream:
+            head = stream.read(8192)
+            fmt = detect_format(item.source_path, head)
+            if fmt == "parquet" and not compressed and magic == b"PAR1":
+                return fmt
+            array = head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"[")
+            if fmt != "json" or array or looks_binary(head):
+                return None
+            # One pass to check every byte decodes, so no record is read before a file would
+            # turn out to need the whole-file path.
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            has_content = bool(decoder.decode(head).strip())
+            while chunk := stream.read(_CHECK_BYTES):
+                has_content = bool(decoder.decode(chunk).strip()) or has_content
+            decoder.decode(b"", final=True)
+            return fmt if has_content else None
+    except _STREAM_ERRORS:
+        return None
+
+
+def _read_json_lines(item: InputFile, doc_id: str) -> Iterator[Output]:
+    """A JSON Lines file that ``_streamed_format`` checked, a line at a time."""
+    with _open_decompressed(item) as stream:
+        for lineno, raw in enumerate(stream, 1):
+            line = raw.decode("utf-8")
+            yield from _json_line(item, line.removeprefix("\ufeff") if lineno == 1 else line, lineno, doc_id)
+
+
+def _read_parquet(item: InputFile, source: str | IO[bytes], doc_id: str) -> Iterator[Output]:
+    try:
+        parquet = pq.ParquetFile(source)
         columns = [c for c in RECORD_COLUMNS if c in parquet.schema_arrow.names]
         if "text" not in columns and "html" not in columns:
             yield Reject(
