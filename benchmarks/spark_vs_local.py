@@ -44,7 +44,7 @@ from dedup.engines.spark import (  # noqa: E402
     start_workers,
     verify_groups,
 )
-from dedup.output import build_tables  # noqa: E402
+from dedup.output import as_table, build_tables  # noqa: E402
 
 PART_ROWS = 5000
 STAGES = ("ingest", "extract", "fingerprint", "candidates", "verify", "cluster", "canonicalise", "collect")
@@ -159,7 +159,8 @@ def main() -> None:
     with PeakMemory() as local_memory:
         started = time.perf_counter()
         local = run_pipeline([str(corpus)], options)
-        local_tables = build_tables(local.documents, local.stories, local.rejects, local.grouping.edges)
+        built = build_tables(local.documents, local.stories, local.rejects, local.grouping.edges)
+        local_tables = {name: as_table(table) for name, table in built.items()}
         local_seconds = time.perf_counter() - started
     n_docs, n_stories = len(local.documents), len(local.stories)
     local_counts = {"candidates": local.grouping.n_candidates, "verified": len(local.grouping.edges)}

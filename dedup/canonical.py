@@ -532,7 +532,7 @@ def canonicalise_story(
             canonical_index=members[0],
             canonical_reason=ONLY_VERSION,
             members=[Member(members[0], 1.0, "canonical")],
-            composed_text=composed_paragraphs(story_docs[0].text),
+            composed_text=None,
             composed_additions=[],
         )
     by_text: dict[str, SentenceTable] = {}  # exact copies share one table

@@ -19,7 +19,15 @@ from dedup.config import PipelineOptions
 from dedup.engines.incremental import run_incremental
 from dedup.engines.local import run_pipeline
 from dedup.manifest import RunCounts, build_manifest, input_fingerprint
-from dedup.output import MANIFEST_FILE, build_tables, prepare_output, publish, staging_folder, swap_in
+from dedup.output import (
+    MANIFEST_FILE,
+    as_table,
+    build_tables,
+    prepare_output,
+    publish,
+    staging_folder,
+    swap_in,
+)
 from dedup.state import State, compatibility, load_state, write_state
 
 log = logging.getLogger("dedup")
@@ -132,7 +140,7 @@ def _run_incremental(
         run.docs, result.stories, result.rejects, result.grouping.edges, run.story_of, run.merges
     )
     # The documents table lists this batch; earlier members of touched stories are in the state.
-    documents = tables["documents"]
+    documents = as_table(tables["documents"])
     batch = pa.array(sorted(run.new_doc_ids), pa.string())
     tables["documents"] = documents.filter(pc.is_in(documents["doc_id"], batch))
     manifest = build_manifest(

@@ -11,13 +11,15 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dedup.canonical import composed_paragraphs
 from dedup.records import (
     ADDITIONS_SCHEMA,
     CLUSTERS_SCHEMA,
@@ -26,10 +28,12 @@ from dedup.records import (
     PAIRS_SCHEMA,
     REJECTS_SCHEMA,
     Document,
+    Member,
     PairEdge,
     Reject,
     Story,
 )
+from dedup.store import document_heads
 
 TABLE_FILES = {
     "documents": "documents.parquet",
@@ -40,6 +44,7 @@ TABLE_FILES = {
     "merges": "merges.parquet",
 }
 MANIFEST_FILE = "manifest.json"
+K = TypeVar("K")
 OWNED_FILES = frozenset([*TABLE_FILES.values(), MANIFEST_FILE])
 
 
@@ -47,32 +52,78 @@ class OutputError(Exception):
     """The output folder cannot be used."""
 
 
+# Rows per record batch (and Parquet row group) of the tables that hold texts: they are built
+# and written this many rows at a time, never whole.
+BATCH_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class TableBatches:
+    """A table too large to build whole, written a record batch at a time."""
+
+    schema: pa.Schema
+    num_rows: int
+    batches: Callable[[], Iterator[pa.RecordBatch]]
+
+    def to_table(self) -> pa.Table:
+        return pa.Table.from_batches(list(self.batches()), schema=self.schema)
+
+
+Table = pa.Table | TableBatches
+
+
+def as_table(table: Table) -> pa.Table:
+    """``table`` built whole in memory."""
+    return table.to_table() if isinstance(table, TableBatches) else table
+
+
+def _table_batches(
+    schema: pa.Schema, keys: Sequence[K], row_of: Callable[[K], dict[str, Any]]
+) -> TableBatches:
+    """The table of one row per key, in the keys' order, built BATCH_ROWS rows at a time."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for start in range(0, len(keys), BATCH_ROWS):
+            rows = [row_of(key) for key in keys[start : start + BATCH_ROWS]]
+            yield pa.RecordBatch.from_pylist(rows, schema=schema)
+
+    return TableBatches(schema, len(keys), batches)
+
+
+def documents_batches(docs: Sequence[Document], stories: Sequence[Story]) -> TableBatches:
+    """One row per member of ``stories`` (in a batch run, every document), by doc_id."""
+    heads = document_heads(docs)
+    members = sorted(
+        (heads[m.doc_index].doc_id, m, story.cluster_id, m.doc_index == story.canonical_index)
+        for story in stories
+        for m in story.members
+    )
+
+    def row_of(key: tuple[str, Member, str, bool]) -> dict[str, Any]:
+        _, member, cluster_id, is_canonical = key
+        doc = docs[member.doc_index]
+        return {
+            "doc_id": doc.doc_id,
+            "source_path": doc.source_path,
+            "url": doc.url,
+            "title": doc.title,
+            "published": doc.published,
+            "site": doc.site,
+            "text": doc.text,
+            "n_words": doc.n_words,
+            "cluster_id": cluster_id,
+            "is_canonical": is_canonical,
+            "similarity_to_canonical": member.similarity_to_canonical,
+            "relation": member.relation,
+            "author": doc.author,
+            "language": doc.language,
+        }
+
+    return _table_batches(DOCUMENTS_SCHEMA, members, row_of)
+
+
 def documents_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Table:
-    """One row per member of ``stories`` (in a batch run, every document)."""
-    rows = []
-    for story in stories:
-        for member in story.members:
-            doc = docs[member.doc_index]
-            rows.append(
-                {
-                    "doc_id": doc.doc_id,
-                    "source_path": doc.source_path,
-                    "url": doc.url,
-                    "title": doc.title,
-                    "published": doc.published,
-                    "site": doc.site,
-                    "text": doc.text,
-                    "n_words": doc.n_words,
-                    "cluster_id": story.cluster_id,
-                    "is_canonical": member.doc_index == story.canonical_index,
-                    "similarity_to_canonical": member.similarity_to_canonical,
-                    "relation": member.relation,
-                    "author": doc.author,
-                    "language": doc.language,
-                }
-            )
-    rows.sort(key=lambda r: r["doc_id"])
-    return pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA)
+    return documents_batches(docs, stories).to_table()
 
 
 def story_title(docs: Sequence[Document], story: Story) -> str | None:
@@ -83,26 +134,35 @@ def story_title(docs: Sequence[Document], story: Story) -> str | None:
     return next((docs[m.doc_index].title for m in by_similarity if docs[m.doc_index].title), None)
 
 
+def clusters_batches(docs: Sequence[Document], stories: Sequence[Story]) -> TableBatches:
+    """One row per story, by cluster_id."""
+    heads = document_heads(docs)
+    order = sorted(range(len(stories)), key=lambda i: stories[i].cluster_id)
+
+    def row_of(i: int) -> dict[str, Any]:
+        story = stories[i]
+        canonical = heads[story.canonical_index]
+        composed = story.composed_text
+        if composed is None:  # one version: its own text is the composed one
+            composed = composed_paragraphs(docs[story.canonical_index].text)
+        return {
+            "cluster_id": story.cluster_id,
+            "canonical_doc_id": canonical.doc_id,
+            "size": len(story.members),
+            "doc_ids": sorted(heads[m.doc_index].doc_id for m in story.members),
+            "title": story_title(heads, story),
+            "composed_text": composed,
+            "canonical_reason": story.canonical_reason,
+            "composed_additions": [
+                {"text": a.text, "doc_ids": sorted(a.doc_ids)} for a in story.composed_additions
+            ],
+        }
+
+    return _table_batches(CLUSTERS_SCHEMA, order, row_of)
+
+
 def clusters_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Table:
-    rows = []
-    for story in stories:
-        canonical = docs[story.canonical_index]
-        rows.append(
-            {
-                "cluster_id": story.cluster_id,
-                "canonical_doc_id": canonical.doc_id,
-                "size": len(story.members),
-                "doc_ids": sorted(docs[m.doc_index].doc_id for m in story.members),
-                "title": story_title(docs, story),
-                "composed_text": story.composed_text,
-                "canonical_reason": story.canonical_reason,
-                "composed_additions": [
-                    {"text": a.text, "doc_ids": sorted(a.doc_ids)} for a in story.composed_additions
-                ],
-            }
-        )
-    rows.sort(key=lambda r: r["cluster_id"])
-    return pa.Table.from_pylist(rows, schema=CLUSTERS_SCHEMA)
+    return clusters_batches(docs, stories).to_table()
 
 
 def additions_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Table:
@@ -175,12 +235,14 @@ def build_tables(
     edges: Sequence[PairEdge],
     story_of: Mapping[int, str] | None = None,
     merges: Sequence[dict[str, Any]] = (),
-) -> dict[str, pa.Table]:
+) -> dict[str, Table]:
     """Every output table. ``story_of`` (document index -> story id) defaults to the stories'
-    members; incremental runs pass it for earlier documents outside the touched stories."""
+    members; incremental runs pass it for earlier documents outside the touched stories. The
+    tables that hold texts (documents, clusters) come as batches, written without ever
+    holding every text."""
     return {
-        "documents": documents_table(docs, stories),
-        "clusters": clusters_table(docs, stories),
+        "documents": documents_batches(docs, stories),
+        "clusters": clusters_batches(docs, stories),
         "additions": additions_table(docs, stories),
         "rejects": rejects_table(rejects),
         "pairs": pairs_table(docs, edges, story_index(stories) if story_of is None else story_of),
@@ -188,9 +250,14 @@ def build_tables(
     }
 
 
-def write_table(table: pa.Table, path: Path) -> None:
+def write_table(table: Table, path: Path) -> None:
     # No timestamps or host data go into the file: identical tables give identical bytes.
-    pq.write_table(table, path, compression="zstd", write_statistics=True)
+    if isinstance(table, TableBatches):
+        with pq.ParquetWriter(path, table.schema, compression="zstd", write_statistics=True) as writer:
+            for batch in table.batches():
+                writer.write_batch(batch)
+    else:
+        pq.write_table(table, path, compression="zstd", write_statistics=True)
     _fsync(path)
 
 
@@ -253,7 +320,7 @@ def swap_in(staging: Path, target: Path, owned: frozenset[str] | None = None) ->
     shutil.rmtree(previous, ignore_errors=True)
 
 
-def write_outputs(folder: Path, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
+def write_outputs(folder: Path, tables: Mapping[str, Table], manifest: dict[str, Any]) -> None:
     """Every table, then the manifest, into ``folder`` (a staging folder)."""
     for name, table in tables.items():
         write_table(table, folder / TABLE_FILES[name])
@@ -262,7 +329,7 @@ def write_outputs(folder: Path, tables: dict[str, pa.Table], manifest: dict[str,
     _fsync(manifest_path)
 
 
-def publish(out: Path, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
+def publish(out: Path, tables: Mapping[str, Table], manifest: dict[str, Any]) -> None:
     """Write the outputs into a staging folder, then swap it in for ``out``."""
     staging = staging_folder(out)
     try:

@@ -16,7 +16,8 @@ log = logging.getLogger("dedup")
 LOG_EVERY_SECONDS = 10.0
 
 
-def progress(items: Iterable[T], total: int, desc: str) -> Iterator[T]:
+def progress(items: Iterable[T], total: int | None, desc: str) -> Iterator[T]:
+    """``items``, showing progress; ``total`` None when the count is not known ahead."""
     if sys.stderr.isatty():
         yield from tqdm(items, total=total, desc=desc, unit="doc", leave=False, file=sys.stderr)
         return
@@ -27,4 +28,7 @@ def progress(items: Iterable[T], total: int, desc: str) -> Iterator[T]:
         if now - last >= LOG_EVERY_SECONDS:
             last = now
             rate = done / max(now - started, 1e-9)
-            log.info("%s: %d/%d (%.0f%%, %.0f/s)", desc, done, total, 100.0 * done / max(total, 1), rate)
+            if total is None:
+                log.info("%s: %d (%.0f/s)", desc, done, rate)
+            else:
+                log.info("%s: %d/%d (%.0f%%, %.0f/s)", desc, done, total, 100.0 * done / max(total, 1), rate)

@@ -104,7 +104,9 @@ class Story:
     canonical_index: int
     canonical_reason: str
     members: list[Member]
-    composed_text: str
+    # None for a story of one version: its composed text is that version's own, read from
+    # the documents when the clusters table is written rather than held for every story.
+    composed_text: str | None
     composed_additions: list[ComposedAddition]
 
 

@@ -6,11 +6,12 @@ ingest -> extract -> fingerprint -> candidates -> verify -> cluster -> canonical
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,10 +34,11 @@ from dedup.fingerprint import (
     set_jaccard,
     view_feature_sets,
 )
-from dedup.ingest import discover_inputs, read_input
+from dedup.ingest import InputFile, discover_inputs, read_input
 from dedup.paraphrase import NONE, encoder
 from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
+from dedup.store import DocumentStore, document_heads
 from dedup.text import word_ngrams
 from dedup.verify import Verifier
 from dedup.weights import TermWeights, background_table
@@ -53,6 +55,8 @@ MIN_WORK_FOR_POOL = 2000
 # Records per extraction task: a page costs 10-100 ms and a few cost seconds, so small tasks
 # keep both workers busy to the end (larger ones left one worker alone on a slow run of pages).
 EXTRACT_CHUNK = 4
+# Records read ahead of extraction: what bounds ingest's memory, whatever the corpus size.
+EXTRACT_BATCH = 4096
 
 
 def pool_workers(options: PipelineOptions) -> int:
@@ -67,7 +71,20 @@ def parallel_map(
     chunksize: int = 16,
     min_items: int = MIN_ITEMS_FOR_POOL,
 ) -> list:
-    """``fn`` over ``items`` in order, on ``workers`` processes when there are enough items.
+    """``fn`` over ``items`` in order, on ``workers`` processes when there are enough items."""
+    return list(parallel_imap(fn, items, workers, label, chunksize, min_items))
+
+
+def parallel_imap(
+    fn: Callable,
+    items: Sequence,
+    workers: int,
+    label: str,
+    chunksize: int = 16,
+    min_items: int = MIN_ITEMS_FOR_POOL,
+) -> Iterator:
+    """``parallel_map``, yielding each result as it comes (in order), so the caller can fold
+    results in and drop them rather than hold them all.
 
     Workers are forked, so ``fn`` may read state the parent set up before the call (see
     ``canonicalise``) instead of pickling it with every task.
@@ -75,8 +92,9 @@ def parallel_map(
     if workers > 1 and len(items) >= max(min_items, 2):
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            return list(progress(pool.map(fn, items, chunksize=chunksize), len(items), label))
-    return list(progress(map(fn, items), len(items), label))
+            yield from progress(pool.map(fn, items, chunksize=chunksize), len(items), label)
+        return
+    yield from progress(map(fn, items), len(items), label)
 
 
 class StageTimer:
@@ -128,7 +146,8 @@ class DocumentFeatures:
             background_table(language)  # loaded once, before the workers fork
         _FORKED_DOCS = docs
         try:
-            chunks = parallel_map(
+            # Each chunk is merged as it arrives: the chunks' vocabularies are never all held.
+            chunks = parallel_imap(
                 partial(_encode_in_worker, language=language),
                 spans,
                 workers,
@@ -136,9 +155,9 @@ class DocumentFeatures:
                 chunksize=1,
                 min_items=_min_spans(docs, spans),
             )
+            encoded = merge_encoded(chunks)
         finally:
             _FORKED_DOCS = None
-        encoded = merge_encoded(chunks)
         return cls(encoded.tokens, encoded.content, encoded.titles, encoded)
 
     def weights(self) -> TermWeights:
@@ -164,7 +183,8 @@ class DocumentFeatures:
         return {view.name: np.concatenate([part[view.name] for part in parts]) for view in options.views}
 
     def verifier(self, docs: Sequence[Document], weights: TermWeights, options: PipelineOptions) -> Verifier:
-        return Verifier(self.content, self.titles, [d.published for d in docs], weights, options)
+        published = [d.published for d in document_heads(docs)]
+        return Verifier(self.content, self.titles, published, weights, options)
 
 
 def _spans(n: int) -> list[tuple[int, int]]:
@@ -214,7 +234,7 @@ class Grouping:
 
 @dataclass
 class PipelineResult:
-    documents: list[Document]
+    documents: Sequence[Document]
     rejects: list[Reject]
     stories: list[Story]
     grouping: Grouping
@@ -223,13 +243,11 @@ class PipelineResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def ingest(inputs: Sequence[str]) -> tuple[int, list[SourceRecord], list[Reject]]:
-    """All records of all inputs, in a deterministic order; duplicate ids are rejected."""
-    files = discover_inputs(list(inputs))
-    records: list[SourceRecord] = []
-    rejects: list[Reject] = []
+def read_records(files: Sequence[InputFile], rejects: list[Reject]) -> Iterator[SourceRecord]:
+    """Every record of ``files``, streamed in a deterministic order; what cannot be read, and
+    records whose id was already read, go to ``rejects``."""
     seen: dict[str, str] = {}
-    for item in progress(files, len(files), "ingest"):
+    for item in progress(files, len(files), "read"):
         for out in read_input(item):
             if isinstance(out, Reject):
                 rejects.append(out)
@@ -241,16 +259,67 @@ def ingest(inputs: Sequence[str]) -> tuple[int, list[SourceRecord], list[Reject]
                 )
             else:
                 seen[out.doc_id] = out.source_path
-                records.append(out)
+                yield out
+
+
+def ingest(inputs: Sequence[str]) -> tuple[int, list[SourceRecord], list[Reject]]:
+    """All records of all inputs, in a deterministic order; duplicate ids are rejected."""
+    files = discover_inputs(list(inputs))
+    rejects: list[Reject] = []
+    records = list(read_records(files, rejects))
     return len(files), records, rejects
 
 
-def extract(records: Sequence[SourceRecord], options: PipelineOptions) -> tuple[list[Document], list[Reject]]:
+def extracted(records: Iterable[SourceRecord], options: PipelineOptions) -> Iterator[Document | Reject]:
+    """Each record's document (or reject), in order, on ``pool_workers`` processes.
+
+    Records are taken EXTRACT_BATCH at a time, and the next batch is read while the workers
+    extract this one: only two batches of records are ever in memory."""
     work = partial(extract_document, min_words=options.min_words)
-    results = parallel_map(work, records, pool_workers(options), "extract", chunksize=EXTRACT_CHUNK)
+    workers = pool_workers(options)
+    source = iter(records)
+    batches = iter(lambda: list(itertools.islice(source, EXTRACT_BATCH)), [])
+    pool: ProcessPoolExecutor | None = None
+    running: Iterator[Document | Reject] = iter(())
+    try:
+        for batch in batches:
+            if pool is None and workers > 1 and len(batch) >= MIN_ITEMS_FOR_POOL:
+                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            # Executor.map submits the whole batch at once and yields results in order.
+            submitted = pool.map(work, batch, chunksize=EXTRACT_CHUNK) if pool else map(work, batch)
+            yield from running
+            running = submitted
+        yield from running
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def extract(records: Sequence[SourceRecord], options: PipelineOptions) -> tuple[list[Document], list[Reject]]:
+    results = list(progress(extracted(records, options), len(records), "extract"))
     docs = [r for r in results if isinstance(r, Document)]
     rejects = [r for r in results if isinstance(r, Reject)]
     return docs, rejects
+
+
+def ingest_to_store(
+    inputs: Sequence[str], options: PipelineOptions
+) -> tuple[int, DocumentStore, list[Reject]]:
+    """Read and extract every input into a store (texts on disk, in doc_id order): records
+    stream through extraction, so neither they nor the texts are ever all in memory."""
+    files = discover_inputs(list(inputs))
+    rejects: list[Reject] = []
+    store = DocumentStore()
+    try:
+        for out in progress(extracted(read_records(files, rejects), options), None, "extract"):
+            if isinstance(out, Document):
+                store.append(out)
+            else:
+                rejects.append(out)
+    except BaseException:
+        store.close()
+        raise
+    return len(files), store.seal(), rejects
 
 
 def group_documents(
@@ -404,15 +473,10 @@ def canonicalise(
 
 def run_pipeline(inputs: Sequence[str], options: PipelineOptions, policy: str = "coverage") -> PipelineResult:
     timer = StageTimer()
-    with timer("ingest"):
-        n_files, records, rejects = ingest(inputs)
-    input_records = len(records) + len(rejects)
-    log.info("ingest: %d files, %d records, %d rejects", n_files, len(records), len(rejects))
-    with timer("extract"):
-        docs, extract_rejects = extract(records, options)
-    rejects += extract_rejects
-    log.info("extract: %d documents, %d rejects", len(docs), len(extract_rejects))
-    docs.sort(key=lambda d: d.doc_id)  # stage outputs never depend on input order
+    with timer("extract"):  # reading the inputs included: the two are streamed together
+        n_files, docs, rejects = ingest_to_store(inputs, options)
+    input_records = len(docs) + len(rejects)
+    log.info("extract: %d files, %d documents, %d rejects", n_files, len(docs), len(rejects))
     grouping = group_documents(docs, options, timer)
     log.info(
         "group: %d candidate pairs, %d verified, %d stories",

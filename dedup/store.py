@@ -1,0 +1,103 @@
+"""Documents whose texts live on disk: what lets a run hold a million articles.
+
+Texts are most of a corpus's bytes, and each stage after extraction reads them only a few
+times (tokenising, canonicalising a story, writing the documents table). The store keeps
+every document's metadata in memory and appends its text, UTF-8 encoded, to a temporary
+file; a document is read back with one ``pread``, so forked workers share the file and
+random access (a story's members) costs one small read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import overload
+
+import numpy as np
+
+from dedup.records import Document
+
+
+class DocumentStore(Sequence[Document]):
+    """An append-only, then read-only, sequence of documents with their texts on disk.
+
+    The temporary file is unlinked as soon as it is created, so nothing is left behind by a
+    crash or a kill, and the space is freed when the store is garbage-collected. ``folder``
+    is where it goes (default: the system's temporary folder, ``TMPDIR``).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
+        self._file = tempfile.TemporaryFile(dir=folder, prefix="newsdedup-texts-")  # noqa: SIM115 (the store owns it)
+        self._heads: list[Document] = []  # each document with an empty text
+        self._offsets: list[int] = []
+        self._end = 0
+        self._order: np.ndarray | None = None  # position -> append index, once sorted
+        self._sealed = False
+
+    def append(self, doc: Document) -> None:
+        if self._sealed:
+            raise RuntimeError("documents cannot be added to a store once it is sealed")
+        data = doc.text.encode("utf-8", errors="surrogatepass")
+        self._file.write(data)
+        self._offsets.append(self._end)
+        self._end += len(data)
+        # Every record of a file carries the same path: one string for all of them.
+        self._heads.append(dataclasses.replace(doc, text="", source_path=sys.intern(doc.source_path)))
+
+    def seal(self, sort_by_doc_id: bool = True) -> DocumentStore:
+        """Finish appending; positions then follow doc_id (stage outputs never depend on the
+        order of the inputs)."""
+        self._file.flush()
+        self._offsets.append(self._end)
+        self._sealed = True
+        if sort_by_doc_id:
+            ids = [d.doc_id for d in self._heads]
+            self._order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._heads)
+
+    @overload
+    def __getitem__(self, index: int) -> Document: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Document]: ...
+
+    def __getitem__(self, index: int | slice) -> Document | list[Document]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not self._sealed:
+            raise RuntimeError("a store is read only once it is sealed")
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("document index out of range")
+        slot = int(self._order[index]) if self._order is not None else index
+        return dataclasses.replace(self._heads[slot], text=self._text(slot))
+
+    def __iter__(self) -> Iterator[Document]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def head(self, index: int) -> Document:
+        """Document ``index`` without its text (``text`` is empty): metadata at no I/O."""
+        slot = int(self._order[index]) if self._order is not None else index
+        return self._heads[slot]
+
+    def _text(self, slot: int) -> str:
+        start, stop = self._offsets[slot], self._offsets[slot + 1]
+        return os.pread(self._file.fileno(), stop - start, start).decode("utf-8", errors="surrogatepass")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def document_heads(docs: Sequence[Document]) -> Sequence[Document]:
+    """``docs`` for readers of metadata only: a store's heads (no text read), else ``docs``."""
+    if isinstance(docs, DocumentStore):
+        return [docs.head(i) for i in range(len(docs))]
+    return docs

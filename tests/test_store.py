@@ -1,0 +1,203 @@
+"""The document store (texts on disk) and the streamed ingest -> extract -> write path."""
+
+from __future__ import annotations
+
+import gzip
+import multiprocessing
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+import dedup.engines.local as local
+import dedup.output as output
+from dedup.canonical import composed_paragraphs
+from dedup.config import PipelineOptions
+from dedup.ingest.decode import decode_text
+from dedup.ingest.discover import InputFile
+from dedup.ingest.read import _read_json, _streamed_format, read_input
+from dedup.records import Document, SourceRecord
+from dedup.store import DocumentStore, document_heads
+
+TEXTS = {
+    "c": "Plain ASCII text about a council vote.",
+    "a": "Accents, quotes and dashes: déjà vu — “twice” ☃ 😀",
+    "b": "A lone surrogate from JSON \ud800 survives the round trip.",
+    "d": "",
+}
+
+
+def _store(folder: Path | None = None) -> DocumentStore:
+    store = DocumentStore(folder)
+    for doc_id, text in TEXTS.items():
+        store.append(
+            Document(doc_id, "in/corpus.jsonl", text, title=f"title {doc_id}", published="2024-01-02")
+        )
+    return store.seal()
+
+
+def test_store_reads_back_every_text_in_doc_id_order(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    assert [d.doc_id for d in store] == ["a", "b", "c", "d"]
+    assert [d.text for d in store] == [TEXTS[k] for k in "abcd"]
+    assert store[-1].doc_id == "d" and [d.doc_id for d in store[1:3]] == ["b", "c"]
+    assert store[2] == Document("c", "in/corpus.jsonl", TEXTS["c"], title="title c", published="2024-01-02")
+    with pytest.raises(IndexError):
+        store[4]
+    # Metadata without the text, and the file left no name behind in its folder.
+    heads = document_heads(store)
+    assert [h.text for h in heads] == [""] * 4 and (heads[0].doc_id, heads[0].title) == ("a", "title a")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_store_is_append_then_read_only() -> None:
+    store = DocumentStore()
+    store.append(Document("x", "p", "text"))
+    with pytest.raises(RuntimeError):
+        store[0]
+    store.seal()
+    with pytest.raises(RuntimeError):
+        store.append(Document("y", "p", "text"))
+
+
+def _texts_in_child(store: DocumentStore, queue: multiprocessing.Queue) -> None:
+    queue.put([store[i].text for i in reversed(range(len(store)))])
+
+
+def test_forked_workers_read_the_parents_store() -> None:
+    store = _store()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_texts_in_child, args=(store, queue))
+    child.start()
+    texts = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert texts == [TEXTS[k] for k in "dcba"]
+    assert store[0].text == TEXTS["a"]  # the child's reads moved no shared file position
+
+
+def _whole_file_records(path: Path) -> list:
+    """What the whole-file path reads from ``path`` (the reference for the streamed path)."""
+    item = InputFile(str(path), path.name)
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    elif data[:4] == b"\x28\xb5\x2f\xfd":
+        data = zstandard.ZstdDecompressor().decompress(data)
+    doc_id = path.name.removesuffix(".gz").removesuffix(".zst")
+    return list(_read_json(item, decode_text(data), doc_id))
+
+
+JSONL = (
+    '{"id": "one", "title": "T1", "text": "First article — with a dash."}\n'
+    "\n"
+    "not json\n"
+    '["a list"]\n'
+    '{"id": "two", "html": "<p>Second</p>", "date": "2024-05-06"}\r\n'
+    '{"text": "no id, so the line names it"}\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "encode"),
+    [
+        ("plain.jsonl", lambda b: b),
+        ("bom.jsonl", lambda b: b"\xef\xbb\xbf" + b),
+        ("packed.jsonl.gz", gzip.compress),
+        ("packed.jsonl.zst", lambda b: zstandard.ZstdCompressor().compress(b)),
+    ],
+)
+def test_json_lines_stream_to_the_same_records_as_whole_files(tmp_path: Path, name: str, encode) -> None:
+    path = tmp_path / name
+    path.write_bytes(encode(JSONL.encode("utf-8")))
+    item = InputFile(str(path), name)
+    assert _streamed_format(item) == "json"
+    streamed = list(read_input(item))
+    assert streamed == _whole_file_records(path)
+    assert [getattr(r, "doc_id", None) for r in streamed if isinstance(r, SourceRecord)] == [
+        "one",
+        "two",
+        f"{name.removesuffix('.gz').removesuffix('.zst')}#L6",
+    ]
+
+
+def test_files_that_cannot_stream_take_the_whole_file_path(tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy.jsonl"  # Windows-1252: not UTF-8, so read whole and detected
+    legacy.write_bytes(
+        '{"id": "x", "text": "Il a dit déjà vu, à Paris, encore une fois."}\n'.encode("cp1252")
+    )
+    array = tmp_path / "array.json"
+    array.write_text('[{"id": "y", "text": "An article in a JSON array."}]', encoding="utf-8")
+    truncated = tmp_path / "cut.jsonl.gz"
+    truncated.write_bytes(gzip.compress(JSONL.encode("utf-8"))[:-12])
+    for path in (legacy, array, truncated):
+        assert _streamed_format(InputFile(str(path), path.name)) is None, path.name
+    (record,) = read_input(InputFile(str(legacy), legacy.name))
+    assert "déjà vu" in record.content
+    (record,) = read_input(InputFile(str(array), array.name))
+    assert record.doc_id == "y"
+    (reject,) = read_input(InputFile(str(truncated), truncated.name))
+    assert reject.reason == "corrupt_compressed"
+
+
+def test_parquet_streams_from_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "batch.parquet"
+    rows = [{"id": f"p{i}", "text": f"article number {i}"} for i in range(5000)]
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=1000)
+    item = InputFile(str(path), path.name)
+    assert _streamed_format(item) == "parquet"
+    assert [r.doc_id for r in read_input(item)] == [f"p{i}" for i in range(5000)]
+
+
+def test_extraction_streams_in_batches_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of 7 through a pool of 2 (each next batch read while this one is extracted)
+    give every result, in order, as one serial pass does."""
+    records = [
+        SourceRecord("in.jsonl", f"r{i:03d}", " ".join(["word"] * (i % 40)) or "x", "text")
+        for i in range(100)
+    ]
+    serial = list(local.extracted(records, PipelineOptions(workers=1, min_words=20)))
+    monkeypatch.setattr(local, "EXTRACT_BATCH", 7)
+    monkeypatch.setattr(local, "MIN_ITEMS_FOR_POOL", 2)
+    pooled = list(local.extracted(iter(records), PipelineOptions(workers=2, min_words=20)))
+    assert pooled == serial
+    assert len(pooled) == 100
+    assert 0 < sum(isinstance(r, Document) for r in pooled) < 100  # documents and rejects both
+
+
+def test_text_tables_written_in_batches_equal_whole_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 2 rows: several row groups, same rows; a one-version story's composed text
+    is its document's, read back when written."""
+    options = PipelineOptions(workers=1, paraphrase_model="none")
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    extra = tmp_path / "in"
+    extra.mkdir()
+    for seed in sorted(seeds.iterdir())[:2]:
+        (extra / seed.name).write_bytes(seed.read_bytes())
+    (extra / "lone.txt").write_text(
+        "Springfield opened a new public library on Saturday with a reading room for children.\n\n"
+        "The building, a former post office, took two years to restore and cost $3 million.",
+        encoding="utf-8",
+    )
+    result = local.run_pipeline([str(extra)], options)
+    whole = {
+        name: output.as_table(t)
+        for name, t in output.build_tables(
+            result.documents, result.stories, result.rejects, result.grouping.edges
+        ).items()
+    }
+    monkeypatch.setattr(output, "BATCH_ROWS", 2)
+    tables = output.build_tables(result.documents, result.stories, result.rejects, result.grouping.edges)
+    for name in ("documents", "clusters"):
+        output.write_table(tables[name], tmp_path / f"{name}.parquet")
+        written = pq.ParquetFile(tmp_path / f"{name}.parquet")
+        assert written.metadata.num_row_groups == -(-whole[name].num_rows // 2)
+        assert written.read().equals(whole[name])
+    clusters = {r["size"]: r for r in whole["clusters"].to_pylist()}
+    lone = next(d for d in result.documents if d.doc_id == "lone.txt")
+    assert clusters[1]["composed_text"] == composed_paragraphs(lone.text) != ""
+    assert clusters[1]["canonical_doc_id"] == "lone.txt"
