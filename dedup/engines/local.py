@@ -70,21 +70,9 @@ def parallel_map(
     label: str,
     chunksize: int = 16,
     min_items: int = MIN_ITEMS_FOR_POOL,
-) -> list:
-    """``fn`` over ``items`` in order, on ``workers`` processes when there are enough items."""
-    return list(parallel_imap(fn, items, workers, label, chunksize, min_items))
-
-
-def parallel_imap(
-    fn: Callable,
-    items: Sequence,
-    workers: int,
-    label: str,
-    chunksize: int = 16,
-    min_items: int = MIN_ITEMS_FOR_POOL,
 ) -> Iterator:
-    """``parallel_map``, yielding each result as it comes (in order), so the caller can fold
-    results in and drop them rather than hold them all.
+    """``fn`` over ``items``, each result yielded in order as it comes (so a caller can fold
+    results in and drop them), on ``workers`` processes when there are enough items.
 
     Workers are forked, so ``fn`` may read state the parent set up before the call (see
     ``canonicalise``) instead of pickling it with every task.
@@ -147,7 +135,7 @@ class DocumentFeatures:
         _FORKED_DOCS = docs
         try:
             # Each chunk is merged as it arrives: the chunks' vocabularies are never all held.
-            chunks = parallel_imap(
+            chunks = parallel_map(
                 partial(_encode_in_worker, language=language),
                 spans,
                 workers,
@@ -175,8 +163,8 @@ class DocumentFeatures:
         _FORKED_SIGNING = (self, weights, options)
         try:
             min_items = _min_spans(self.content, spans)
-            parts = parallel_map(
-                _sign_in_worker, spans, workers, "signatures", chunksize=1, min_items=min_items
+            parts = list(
+                parallel_map(_sign_in_worker, spans, workers, "signatures", chunksize=1, min_items=min_items)
             )
         finally:
             _FORKED_SIGNING = None
@@ -452,13 +440,15 @@ def canonicalise(
         encoder(options.paraphrase_model)  # loaded once here; forked workers share it
     _FORKED_CONTEXT = context
     try:
-        done = parallel_map(
-            _canonicalise_in_worker,
-            [[stories[i] for i in b] for b in batches],
-            workers,
-            "canonicalise",
-            chunksize=1,
-            min_items=2 if enough_work else len(batches) + 1,
+        done = list(
+            parallel_map(
+                _canonicalise_in_worker,
+                [[stories[i] for i in b] for b in batches],
+                workers,
+                "canonicalise",
+                chunksize=1,
+                min_items=2 if enough_work else len(batches) + 1,
+            )
         )
     finally:
         _FORKED_CONTEXT = None
