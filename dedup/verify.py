@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -498,9 +498,12 @@ class PairScores:
     days_apart: np.ndarray  # NaN where a date is unknown
 
 
+CountBlocks = Iterator[tuple[_CountRows, _CountRows]]
+
+
 def _count_blocks(
     body_content: Sequence[Sequence[str]], title_content: Sequence[Sequence[str]], weights: TermWeights
-) -> tuple[np.ndarray, list[_CountRows], list[_CountRows]]:
+) -> tuple[np.ndarray, CountBlocks]:
     """(IDF by term id, the bodies' and the titles' count rows, BUILD_BLOCK_DOCS documents a
     block). Terms are numbered in order of first appearance: the body words of every document,
     then title words (a title-only word after every body word, as in one vocabulary dict)."""
@@ -510,7 +513,15 @@ def _count_blocks(
         for start in range(0, len(lists), BUILD_BLOCK_DOCS):
             lengths, ids = vocab.term_ids(lists[start : start + BUILD_BLOCK_DOCS])
             out.append(_count_rows(lengths, ids, len(vocab)))
-    return vocab.idf, *blocks
+
+    def drained() -> CountBlocks:  # each block let go once read
+        bodies, titles = blocks[0][::-1], blocks[1][::-1]
+        blocks[0].clear()
+        blocks[1].clear()
+        while bodies:
+            yield bodies.pop(), titles.pop()
+
+    return vocab.idf, drained()
 
 
 def _same_vocabulary(
@@ -527,7 +538,7 @@ def _same_vocabulary(
 
 def _encoded_count_blocks(
     body_content: EncodedTokens, title_content: EncodedTokens, weights: TermWeights
-) -> tuple[np.ndarray, list[_CountRows], list[_CountRows]]:
+) -> tuple[np.ndarray, CountBlocks]:
     """``_count_blocks`` of documents already held as ids: the same term numbering (first
     appearance, bodies then titles), found with one sort of the ids rather than a dict lookup
     a word, and the same IDF, read by id."""
@@ -537,13 +548,17 @@ def _encoded_count_blocks(
     renumbered = np.zeros(len(body_content.vocabulary), dtype=np.int64)
     renumbered[in_order] = np.arange(len(in_order))
     width = len(in_order)
-    blocks: tuple[list[_CountRows], list[_CountRows]] = ([], [])
-    for view, out in zip((body_content, title_content), blocks, strict=True):
-        for start in range(0, len(view), BUILD_BLOCK_DOCS):
-            bounds = view.indptr[start : start + BUILD_BLOCK_DOCS + 1]
-            ids = renumbered[view.ids[bounds[0] : bounds[-1]]]
-            out.append(_count_rows(np.diff(bounds), ids, width))
-    return weights.idf_of_ids(in_order), *blocks
+
+    def rows(view: EncodedTokens, start: int) -> _CountRows:
+        bounds = view.indptr[start : start + BUILD_BLOCK_DOCS + 1]
+        return _count_rows(np.diff(bounds), renumbered[view.ids[bounds[0] : bounds[-1]]], width)
+
+    # Counted a block at a time as the verifier is built: never every block at once.
+    blocks = (
+        (rows(body_content, start), rows(title_content, start))
+        for start in range(0, len(body_content), BUILD_BLOCK_DOCS)
+    )
+    return weights.idf_of_ids(in_order), blocks
 
 
 class Verifier:
@@ -565,14 +580,18 @@ class Verifier:
         if len(title_content) != n:
             raise ValueError("one title per document")
         if _same_vocabulary(body_content, title_content, weights):
-            idf, bodies, titles = _encoded_count_blocks(body_content, title_content, weights)  # type: ignore[arg-type]
+            idf, blocks = _encoded_count_blocks(body_content, title_content, weights)  # type: ignore[arg-type]
+            body_lengths = np.diff(body_content.indptr)  # type: ignore[attr-defined]
+            title_words = len(title_content.ids)  # type: ignore[attr-defined]
         else:
-            idf, bodies, titles = _count_blocks(body_content, title_content, weights)
+            idf, blocks = _count_blocks(body_content, title_content, weights)
+            body_lengths = np.fromiter(map(len, body_content), dtype=np.int64, count=n)
+            title_words = sum(map(len, title_content))
         self.vocabulary_size = width = max(len(idf), 1)
         self.idf = idf
-        max_count = max((int(b.counts.max()) for b in bodies if len(b.counts)), default=0)
-        count_dtype = np.uint16 if max_count < 1 << 16 else np.uint32
-        bound = sum(len(b.terms) for b in bodies) + sum(len(t.terms) for t in titles)
+        # No count exceeds its body's length, and no row has more entries than its words.
+        count_dtype = np.uint16 if body_lengths.max(initial=0) < 1 << 16 else np.uint32
+        bound = int(body_lengths.sum()) + title_words
         # Allocated untouched (pages are committed as blocks fill them), trimmed at the end.
         indices = np.empty(bound, dtype=np.int32)
         data = np.empty(bound, dtype=dtype)
@@ -581,7 +600,7 @@ class Verifier:
         body_inverse = np.ones(n)
         title_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         filled = 0
-        for k, (body, title) in enumerate(zip(bodies, titles, strict=True)):
+        for k, (body, title) in enumerate(blocks):
             start = k * BUILD_BLOCK_DOCS
             block = _combine(body, title, self.idf, options.title_weight)
             stop = filled + len(block.terms)
@@ -592,7 +611,6 @@ class Verifier:
             body_inverse[start : start + len(body.indptr) - 1] = block.body_inverse
             title_parts.append(block.title)
             filled = stop
-            bodies[k] = titles[k] = None  # type: ignore[call-overload]  # free as we go
         for array in (indices, data, counts):
             array.resize(filled, refcheck=False)
         # Combined: per row, title-only terms ascending, then body terms ascending (the order the
@@ -604,12 +622,7 @@ class Verifier:
         days = [published_day(p) for p in published]
         self.days = np.array([np.nan if d is None else d for d in days], dtype=np.float64)
         self.options = options
-        if isinstance(body_content, EncodedTokens):
-            self.body_guarded = np.diff(body_content.indptr) >= options.body_guard_words
-        else:
-            self.body_guarded = np.fromiter(
-                (len(c) >= options.body_guard_words for c in body_content), dtype=bool, count=n
-            )
+        self.body_guarded = body_lengths >= options.body_guard_words
 
     @property
     def nbytes(self) -> int:
