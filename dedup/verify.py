@@ -536,15 +536,33 @@ def _same_vocabulary(
     )
 
 
+# Ids sorted at a time when ordering terms by first appearance: bounds that sort's memory.
+APPEARANCE_BLOCK_IDS = 1 << 22
+
+
+def _first_appearances(sequences: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """The distinct values (in ``range(size)``) of the concatenated ``sequences``, in order of
+    first appearance; sorted a block at a time, each block keeping the values no earlier
+    block held."""
+    seen = np.zeros(size, dtype=bool)
+    parts = [np.zeros(0, dtype=np.int64)]
+    for values in sequences:
+        for start in range(0, len(values), APPEARANCE_BLOCK_IDS):
+            distinct, first = np.unique(values[start : start + APPEARANCE_BLOCK_IDS], return_index=True)
+            new = ~seen[distinct]
+            distinct, first = distinct[new], first[new]
+            seen[distinct] = True
+            parts.append(distinct[np.argsort(first)].astype(np.int64))
+    return np.concatenate(parts)
+
+
 def _encoded_count_blocks(
     body_content: EncodedTokens, title_content: EncodedTokens, weights: TermWeights
 ) -> tuple[np.ndarray, CountBlocks]:
     """``_count_blocks`` of documents already held as ids: the same term numbering (first
-    appearance, bodies then titles), found with one sort of the ids rather than a dict lookup
-    a word, and the same IDF, read by id."""
-    appearing = np.concatenate([body_content.ids, title_content.ids])
-    distinct, first = np.unique(appearing, return_index=True)
-    in_order = distinct[np.argsort(first)]
+    appearance, bodies then titles), found by sorting the ids rather than a dict lookup a
+    word, and the same IDF, read by id."""
+    in_order = _first_appearances((body_content.ids, title_content.ids), len(body_content.vocabulary))
     renumbered = np.zeros(len(body_content.vocabulary), dtype=np.int64)
     renumbered[in_order] = np.arange(len(in_order))
     width = len(in_order)

@@ -422,3 +422,13 @@ def test_pair_dots_reuse_their_term_lookup_across_calls_widths_threads_and_failu
             verify_module.pair_cosines(m, pairs[:7])
         monkeypatch.setattr(verify_module, "segment_ranges", real_ranges)
         assert np.array_equal(verify_module.pair_cosines(m, pairs[7:14]), expected(m, pairs[7:14]))
+
+
+def test_first_appearances_equal_one_sort_whatever_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    bodies, titles = rng.integers(0, 300, 5000), rng.integers(0, 400, 700)
+    distinct, first = np.unique(np.concatenate([bodies, titles]), return_index=True)
+    expected = distinct[np.argsort(first)]
+    for block in (7, 1000, 1 << 22):
+        monkeypatch.setattr(verify_module, "APPEARANCE_BLOCK_IDS", block)
+        assert verify_module._first_appearances((bodies, titles), 400).tolist() == expected.tolist()
