@@ -357,7 +357,9 @@ def group_documents(
         release_freed_memory()
     with timer("verify"):
         verifier = features.verifier(docs, weights, options)
-        edges = verifier.verify(candidates, features.tokens)
+        tokens = features.tokens
+        del features  # their content and title ids: only the verifier's build reads them
+        edges = verifier.verify(candidates, tokens)
         n_candidates = len(candidates)
         del candidates
         release_freed_memory()
@@ -371,7 +373,7 @@ def group_documents(
             similarities=np.array([e.similarity for e in edges], dtype=np.float64),
             similarity_matrices=verifier.similarity_matrices,
         )
-    return Grouping(edges, stories, n_candidates, verifier, weights, features.tokens)
+    return Grouping(edges, stories, n_candidates, verifier, weights, tokens)
 
 
 @dataclass
