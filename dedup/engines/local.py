@@ -76,8 +76,8 @@ def parallel_map(
     """``fn`` over ``items``, each result yielded in order as it comes (so a caller can fold
     results in and drop them), on ``workers`` processes when there are enough items.
 
-    Workers are forked, so ``fn`` may read state the parent set up before the call (see
-    ``canonicalise``) instead of pickling it with every task.
+    Workers are forked when the results are first asked for, so ``fn`` may read state the
+    parent set up before that (see ``canonicalise``) instead of pickling it with every task.
     """
     if workers > 1 and len(items) >= max(min_items, 2):
         context = multiprocessing.get_context("fork")
