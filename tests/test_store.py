@@ -15,7 +15,7 @@ import dedup.engines.local as local
 import dedup.output as output
 from dedup.canonical import composed_paragraphs
 from dedup.config import PipelineOptions
-from dedup.ingest.decode import decode_text
+from dedup.ingest.decode import decode_text, decompress, strip_compression
 from dedup.ingest.discover import InputFile
 from dedup.ingest.read import _read_json, _streamed_format, read_input
 from dedup.records import Document, SourceRecord
@@ -81,13 +81,8 @@ def test_forked_workers_read_the_parents_store() -> None:
 def _whole_file_records(path: Path) -> list:
     """What the whole-file path reads from ``path`` (the reference for the streamed path)."""
     item = InputFile(str(path), path.name)
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    elif data[:4] == b"\x28\xb5\x2f\xfd":
-        data = zstandard.ZstdDecompressor().decompress(data)
-    doc_id = path.name.removesuffix(".gz").removesuffix(".zst")
-    return list(_read_json(item, decode_text(data), doc_id))
+    data = decompress(path.read_bytes(), path.name)
+    return list(_read_json(item, decode_text(data), strip_compression(path.name)))
 
 
 JSONL = (

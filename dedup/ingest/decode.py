@@ -32,7 +32,9 @@ _BINARY_MAGIC = (
 )
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_\-:.]+)""", re.I)
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# What corrupt or truncated compressed bytes raise, from gzip, zlib or zstandard.
+DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, ValueError, zstandard.ZstdError)
 
 
 class DecodeError(Exception):
@@ -50,14 +52,25 @@ def strip_compression(name: str) -> str:
     return name
 
 
+def compression_of(head: bytes) -> str | None:
+    """``gzip`` or ``zstd``, recognised by the magic bytes ``head`` starts with (names can
+    lie); None for bytes that are not compressed."""
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:4] == _ZSTD_MAGIC:
+        return "zstd"
+    return None
+
+
 def decompress(data: bytes, name: str) -> bytes:
-    """Undo gzip/zstd compression, recognised by magic bytes (names can lie)."""
+    """Undo gzip/zstd compression (see ``compression_of``)."""
+    compression = compression_of(data)
     try:
-        if data[:2] == b"\x1f\x8b":
+        if compression == "gzip":
             return gzip.decompress(data)
-        if data[:4] == ZSTD_MAGIC:
+        if compression == "zstd":
             return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
-    except (OSError, EOFError, zlib.error, ValueError, zstandard.ZstdError) as exc:
+    except DECOMPRESS_ERRORS as exc:
         raise DecodeError("corrupt_compressed", f"{name}: cannot decompress: {exc}") from exc
     if name.lower().endswith(COMPRESSED_SUFFIXES):
         raise DecodeError("corrupt_compressed", f"{name}: named as compressed but is not")

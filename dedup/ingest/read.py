@@ -12,7 +12,6 @@ import codecs
 import gzip
 import io
 import json
-import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -22,8 +21,9 @@ import zstandard
 
 from dedup.ingest.decode import (
     COMPRESSED_SUFFIXES,
-    ZSTD_MAGIC,
+    DECOMPRESS_ERRORS,
     DecodeError,
+    compression_of,
     decode_text,
     decompress,
     looks_binary,
@@ -183,38 +183,36 @@ def _json_line(item: InputFile, line: str, lineno: int, doc_id: str) -> Iterator
 
 # Bytes read at a time when checking a whole file before streaming it.
 _CHECK_BYTES = 1 << 20
-_STREAM_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError, UnicodeDecodeError, ValueError)
 
 
-def _open_decompressed(item: InputFile) -> IO[bytes]:
-    """``item``'s bytes as a stream, gzip or zstd undone (recognised by magic bytes)."""
+def _open_decompressed(item: InputFile) -> tuple[IO[bytes], str | None]:
+    """``item``'s bytes as a stream, gzip or zstd undone, and which of them it was."""
     with open(item.path, "rb") as probe:
-        magic = probe.read(4)
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.open(item.path, "rb")
-    if magic == ZSTD_MAGIC:
+        compression = compression_of(probe.read(4))
+    if compression == "gzip":
+        return gzip.open(item.path, "rb"), compression
+    if compression == "zstd":
         # Buffered, for reading line by line.
         reader = zstandard.ZstdDecompressor().stream_reader(open(item.path, "rb"), closefd=True)  # noqa: SIM115
-        return io.BufferedReader(reader, buffer_size=_CHECK_BYTES)
-    return open(item.path, "rb")
+        return io.BufferedReader(reader, buffer_size=_CHECK_BYTES), compression
+    return open(item.path, "rb"), None
 
 
 def _streamed_format(item: InputFile) -> str | None:
     """``parquet`` or ``json`` when ``item`` can be streamed with the same records (and rejects)
     as reading it whole: an uncompressed Parquet file, or JSON Lines that decompress and
     decode as UTF-8 to the end. JSON arrays, other encodings, empty, binary and corrupt files
-    take the whole-file path, which says what is wrong with them."""
+    (and files named as compressed that are not) take the whole-file path, which says what
+    is wrong with them."""
     try:
-        with open(item.path, "rb") as probe:
-            magic = probe.read(4)
-        compressed = magic[:2] == b"\x1f\x8b" or magic == ZSTD_MAGIC
-        if item.source_path.lower().endswith(COMPRESSED_SUFFIXES) and not compressed:
-            return None
-        with _open_decompressed(item) as stream:
+        stream, compression = _open_decompressed(item)
+        with stream:
+            if compression is None and item.source_path.lower().endswith(COMPRESSED_SUFFIXES):
+                return None
             head = stream.read(8192)
             fmt = detect_format(item.source_path, head)
-            if fmt == "parquet" and not compressed and magic == b"PAR1":
-                return fmt
+            if fmt == "parquet":
+                return fmt if compression is None and head[:4] == b"PAR1" else None
             array = head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"[")
             if fmt != "json" or array or looks_binary(head):
                 return None
@@ -226,13 +224,14 @@ def _streamed_format(item: InputFile) -> str | None:
                 has_content = bool(decoder.decode(chunk).strip()) or has_content
             decoder.decode(b"", final=True)
             return fmt if has_content else None
-    except _STREAM_ERRORS:
+    except DECOMPRESS_ERRORS:  # UnicodeDecodeError included: it is a ValueError
         return None
 
 
 def _read_json_lines(item: InputFile, doc_id: str) -> Iterator[Output]:
     """A JSON Lines file that ``_streamed_format`` checked, a line at a time."""
-    with _open_decompressed(item) as stream:
+    stream, _ = _open_decompressed(item)
+    with stream:
         for lineno, raw in enumerate(stream, 1):
             line = raw.decode("utf-8")
             yield from _json_line(item, line.removeprefix("\ufeff") if lineno == 1 else line, lineno, doc_id)
