@@ -13,7 +13,7 @@ import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import overload
 
 import numpy as np
@@ -32,30 +32,24 @@ class DocumentStore(Sequence[Document]):
     def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
         self._file = tempfile.TemporaryFile(dir=folder, prefix="newsdedup-texts-")  # noqa: SIM115 (the store owns it)
         self._heads: list[Document] = []  # each document with an empty text
-        self._offsets: list[int] = []
-        self._end = 0
-        self._order: np.ndarray | None = None  # position -> append index, once sorted
-        self._sealed = False
+        self._offsets = [0]  # text i is bytes offsets[i]:offsets[i + 1] of the file
+        self._order: np.ndarray | None = None  # position -> append index, once sealed
 
     def append(self, doc: Document) -> None:
-        if self._sealed:
+        if self._order is not None:
             raise RuntimeError("documents cannot be added to a store once it is sealed")
         data = doc.text.encode("utf-8", errors="surrogatepass")
         self._file.write(data)
-        self._offsets.append(self._end)
-        self._end += len(data)
+        self._offsets.append(self._offsets[-1] + len(data))
         # Every record of a file carries the same path: one string for all of them.
         self._heads.append(dataclasses.replace(doc, text="", source_path=sys.intern(doc.source_path)))
 
-    def seal(self, sort_by_doc_id: bool = True) -> DocumentStore:
+    def seal(self) -> DocumentStore:
         """Finish appending; positions then follow doc_id (stage outputs never depend on the
         order of the inputs)."""
         self._file.flush()
-        self._offsets.append(self._end)
-        self._sealed = True
-        if sort_by_doc_id:
-            ids = [d.doc_id for d in self._heads]
-            self._order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+        ids = [d.doc_id for d in self._heads]
+        self._order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
         return self
 
     def __len__(self) -> int:
@@ -70,23 +64,20 @@ class DocumentStore(Sequence[Document]):
     def __getitem__(self, index: int | slice) -> Document | list[Document]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        if not self._sealed:
-            raise RuntimeError("a store is read only once it is sealed")
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("document index out of range")
-        slot = int(self._order[index]) if self._order is not None else index
+        slot = self._slot(index)
         return dataclasses.replace(self._heads[slot], text=self._text(slot))
-
-    def __iter__(self) -> Iterator[Document]:
-        for i in range(len(self)):
-            yield self[i]
 
     def head(self, index: int) -> Document:
         """Document ``index`` without its text (``text`` is empty): metadata at no I/O."""
-        slot = int(self._order[index]) if self._order is not None else index
-        return self._heads[slot]
+        return self._heads[self._slot(index)]
+
+    def _slot(self, index: int) -> int:
+        """Where document ``index`` (in doc_id order) was appended."""
+        if self._order is None:
+            raise RuntimeError("a store is read only once it is sealed")
+        if not -len(self) <= index < len(self):
+            raise IndexError("document index out of range")
+        return int(self._order[index])
 
     def _text(self, slot: int) -> str:
         start, stop = self._offsets[slot], self._offsets[slot + 1]
