@@ -65,6 +65,12 @@ def pool_workers(options: PipelineOptions) -> int:
     return options.workers or os.cpu_count() or 1
 
 
+def fork_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` forked processes: they see the parent's state as it was when
+    they start, without pickling it."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+
+
 def parallel_map(
     fn: Callable,
     items: Sequence,
@@ -80,8 +86,7 @@ def parallel_map(
     parent set up before that (see ``canonicalise``) instead of pickling it with every task.
     """
     if workers > 1 and len(items) >= max(min_items, 2):
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with fork_pool(workers) as pool:
             yield from progress(pool.map(fn, items, chunksize=chunksize), len(items), label)
         return
     yield from progress(map(fn, items), len(items), label)
@@ -292,7 +297,7 @@ def extracted(records: Iterable[SourceRecord], options: PipelineOptions) -> Iter
     try:
         for batch in batches:
             if pool is None and workers > 1 and len(batch) >= MIN_ITEMS_FOR_POOL:
-                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+                pool = fork_pool(workers)
             # Executor.map submits the whole batch at once and yields results in order.
             submitted = pool.map(work, batch, chunksize=EXTRACT_CHUNK) if pool else map(work, batch)
             yield from running
