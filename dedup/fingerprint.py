@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain, count
+from itertools import chain, count, islice
+from typing import IO
 
 import numpy as np
 from datasketch import MinHash
@@ -21,22 +23,20 @@ from datasketch import MinHash
 from dedup.candidates import segment_ranges, sorted_unique
 from dedup.config import LSHView, MinHashOptions
 from dedup.text import content_tokens, content_words, tokens, word_ngrams
+from dedup.vocabulary import GrowingArray, Vocabulary, VocabularyBuilder
 from dedup.weights import PRIOR_DOCUMENTS, TermWeights, background_document_frequencies
 
 # --- documents tokenised once ----------------------------------------------------------------
 
 
 class EncodedTokens(Sequence[list[str]]):
-    """Every token of each document as ids into one vocabulary (one string object per distinct
-    word): tokenised once, at 4 bytes a token where a list of strings costs 8 plus the strings.
-    Indexing gives a document's list of tokens back."""
+    """Every token of each document as ids into one ``Vocabulary``: tokenised once, at 4 bytes
+    a token where a list of strings costs 8 plus the strings. Indexing gives a document's list
+    of tokens back (a slice, the lists of a run of documents, read in one pass)."""
 
-    def __init__(self, vocabulary: Sequence[str] | np.ndarray, indptr: np.ndarray, ids: np.ndarray) -> None:
-        if isinstance(vocabulary, np.ndarray) and vocabulary.dtype == object:
-            self.vocabulary = vocabulary  # shared, not copied: several views may hold one vocabulary
-        else:
-            self.vocabulary = np.empty(len(vocabulary), dtype=object)
-            self.vocabulary[:] = vocabulary
+    def __init__(self, vocabulary: Vocabulary | Sequence[str], indptr: np.ndarray, ids: np.ndarray) -> None:
+        # Shared, not copied: several views may hold one vocabulary.
+        self.vocabulary = vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary.of(vocabulary)
         self.indptr = indptr
         self.ids = ids
         self._has_spaces: bool | None = None
@@ -46,18 +46,22 @@ class EncodedTokens(Sequence[list[str]]):
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
+            start, stop, step = i.indices(len(self))
+            if step != 1 or stop <= start:
+                return [self[k] for k in range(start, stop, step)]
+            words = iter(self.vocabulary.words(self.ids[self.indptr[start] : self.indptr[stop]]))
+            return [list(islice(words, n)) for n in np.diff(self.indptr[start : stop + 1]).tolist()]
         if not -len(self) <= i < len(self):
             raise IndexError(i)
         i %= len(self)
-        return self.vocabulary[self.ids[self.indptr[i] : self.indptr[i + 1]]].tolist()
+        return self.vocabulary.words(self.ids[self.indptr[i] : self.indptr[i + 1]])
 
     @property
     def has_spaces(self) -> bool:
         """Whether a word holds a space (``tokens`` never makes one): its joined n-grams could
         then equal other words' n-grams."""
         if self._has_spaces is None:
-            self._has_spaces = any(" " in word for word in self.vocabulary.tolist())
+            self._has_spaces = self.vocabulary.has_spaces
         return self._has_spaces
 
     def ids_of(self, docs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +76,7 @@ class EncodedChunk:
     """Some documents' tokens, body content words and title content words, as ids into the
     chunk's own vocabulary (``encode_documents``): arrays pickle far faster than word lists."""
 
-    vocabulary: list[str]
+    vocabulary: Vocabulary  # the chunk's own, with its words' hashes
     token_lengths: np.ndarray
     token_ids: np.ndarray
     content_lengths: np.ndarray
@@ -107,7 +111,7 @@ def encode_documents(
     distinct = sorted_unique(doc_of * max(len(ids), 1) + content_ids) % max(len(ids), 1)
     vocabulary = list(ids)
     return EncodedChunk(
-        vocabulary,
+        Vocabulary.of(vocabulary),
         token_lengths,
         token_ids,
         content_lengths,
@@ -135,7 +139,6 @@ class EncodedCorpus:
     tokens: EncodedTokens
     content: EncodedTokens
     titles: EncodedTokens
-    term_ids: dict[str, int]
     document_frequency: np.ndarray
     background: np.ndarray | None
     language: str | None
@@ -146,7 +149,6 @@ class EncodedCorpus:
             raise ValueError(f"background frequencies were read for {self.language!r}, not {language!r}")
         return TermWeights.from_vocabulary(
             self.tokens.vocabulary,
-            self.term_ids,
             self.document_frequency,
             self.background,
             len(self.content),
@@ -157,44 +159,71 @@ class EncodedCorpus:
 
 def merge_encoded(chunks: Iterable[EncodedChunk]) -> EncodedCorpus:
     """The chunks' documents, in order, under one vocabulary (ids in order of first appearance,
-    chunk by chunk). Only ids are concatenated: no word list is built."""
-    ids: defaultdict[str, int] = defaultdict(count().__next__)
-    vocabulary: list[str] = []
-    parts: dict[str, list[np.ndarray]] = defaultdict(list)
+    chunk by chunk). Only ids are merged, each chunk as it comes: no word list is built, and
+    the ids are spilled to a temporary file until the last chunk, so the arrays are never
+    held twice (once in parts, once concatenated)."""
+    vocabulary = VocabularyBuilder()
+    df = GrowingArray(np.int64)
+    background = GrowingArray(np.float64)
     languages: set[str | None] = set()
-    for chunk in chunks:
-        languages.add(chunk.language)
-        known = len(vocabulary)
-        to_global = np.fromiter(map(ids.__getitem__, chunk.vocabulary), np.int32, len(chunk.vocabulary))
-        vocabulary.extend(map(chunk.vocabulary.__getitem__, np.flatnonzero(to_global >= known).tolist()))
-        for name in ("token", "content", "title"):
-            parts[f"{name}_lengths"].append(getattr(chunk, f"{name}_lengths"))
-            parts[f"{name}_ids"].append(to_global[getattr(chunk, f"{name}_ids")])
-        parts["to_global"].append(to_global)
-        parts["df"].append(chunk.document_frequency)
-        if chunk.background is not None:
-            parts["background"].append(chunk.background)
-    if len(languages) > 1:
-        raise ValueError(f"chunks encoded with different languages: {sorted(map(str, languages))}")
-    ids.default_factory = None  # a plain mapping from here: a missing word is not added
-    words = np.empty(len(vocabulary), dtype=object)
-    words[:] = vocabulary
-    df = np.zeros(len(vocabulary), dtype=np.int64)
-    for to_global, counts in zip(parts["to_global"], parts["df"], strict=True):
-        df[to_global] += counts  # a chunk's ids are distinct
-    background = None
-    if parts["background"]:
-        background = np.zeros(len(vocabulary), dtype=np.float64)
-        for to_global, values in zip(parts["to_global"], parts["background"], strict=True):
-            background[to_global] = values  # a function of the word: equal in every chunk
+    with _Spill() as spill:
+        for chunk in chunks:
+            languages.add(chunk.language)
+            if len(languages) > 1:
+                raise ValueError(f"chunks encoded with different languages: {sorted(map(str, languages))}")
+            to_global = vocabulary.add(chunk.vocabulary)
+            df.resize(len(vocabulary))
+            df.view()[to_global] += chunk.document_frequency  # a chunk's ids are distinct
+            if chunk.background is not None:
+                background.resize(len(vocabulary))
+                background.view()[to_global] = chunk.background  # a function of the word: one value
+            for name in ("token", "content", "title"):
+                spill.append(f"{name}_lengths", getattr(chunk, f"{name}_lengths").astype(np.int64))
+                spill.append(f"{name}_ids", to_global[getattr(chunk, f"{name}_ids")].astype(np.int32))
+        words = vocabulary.build()
+        del vocabulary
 
-    def view(name: str) -> EncodedTokens:
-        lengths = np.concatenate([np.zeros(1, np.int64), *parts[f"{name}_lengths"]])
-        flat = np.concatenate(parts[f"{name}_ids"]) if parts[f"{name}_ids"] else np.zeros(0, np.int32)
-        return EncodedTokens(words, np.cumsum(lengths), flat.astype(np.int32, copy=False))
+        def view(name: str) -> EncodedTokens:
+            lengths = spill.read(f"{name}_lengths", np.int64)
+            indptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths)])
+            return EncodedTokens(words, indptr, spill.read(f"{name}_ids", np.int32))
 
+        views = view("token"), view("content"), view("title")
     language = languages.pop() if languages else None
-    return EncodedCorpus(view("token"), view("content"), view("title"), ids, df, background, language)
+    return EncodedCorpus(
+        *views,
+        df.final(),
+        background.final() if language else None,
+        language,
+    )
+
+
+class _Spill:
+    """Arrays appended to unlinked temporary files (under $TMPDIR), read back whole: the
+    page cache holds them meanwhile, not the heap."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, IO[bytes]] = {}
+
+    def __enter__(self) -> _Spill:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for file in self._files.values():
+            file.close()
+
+    def append(self, name: str, values: np.ndarray) -> None:
+        if name not in self._files:
+            self._files[name] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by read or __exit__)
+        self._files[name].write(np.ascontiguousarray(values).data)
+
+    def read(self, name: str, dtype: type) -> np.ndarray:
+        file = self._files.pop(name, None)
+        if file is None:
+            return np.zeros(0, dtype=dtype)
+        with file:
+            file.seek(0)
+            return np.fromfile(file, dtype=dtype)
 
 
 def keyword_set(

@@ -18,8 +18,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from itertools import chain, repeat
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dedup.vocabulary import Vocabulary
 
 # Tokens in a typical news article: converts a word's corpus frequency into the chance
 # that an article contains it.
@@ -84,21 +88,22 @@ def _wordfreq_frequency(term: str, language: str) -> float:
 
 
 class VocabularyCounts(Mapping[str, int]):
-    """Document frequencies held as an array by term id: a read-only mapping of the terms
+    """Document frequencies held as an array by vocabulary id: a read-only mapping of the terms
     with a non-zero count (no dict of millions of entries)."""
 
-    def __init__(self, term_ids: Mapping[str, int], counts: np.ndarray) -> None:
-        self.term_ids = term_ids
+    def __init__(self, vocabulary: Vocabulary, counts: np.ndarray) -> None:
+        self.vocabulary = vocabulary
         self.counts = counts
 
     def __getitem__(self, term: str) -> int:
-        count = int(self.counts[self.term_ids[term]])
+        i = self.vocabulary.get(term)
+        count = 0 if i is None else int(self.counts[i])
         if not count:
             raise KeyError(term)
         return count
 
     def __iter__(self) -> Iterator[str]:
-        return (t for t, i in self.term_ids.items() if self.counts[i])
+        return iter(self.vocabulary.words(np.flatnonzero(self.counts)))
 
     def __len__(self) -> int:
         return int(np.count_nonzero(self.counts))
@@ -120,8 +125,7 @@ class TermWeights:
         self.language = language
         self._cache: dict[str, float] = {}
         # Set by from_vocabulary: the IDF of every vocabulary term, by id.
-        self.vocabulary: np.ndarray | None = None
-        self._term_ids: Mapping[str, int] = {}
+        self.vocabulary: Vocabulary | None = None
         self._idf_by_id = np.zeros(0)
 
     @classmethod
@@ -152,8 +156,7 @@ class TermWeights:
     @classmethod
     def from_vocabulary(
         cls,
-        vocabulary: np.ndarray,
-        term_ids: Mapping[str, int],
+        vocabulary: Vocabulary,
         document_frequency: np.ndarray,
         background: np.ndarray | None,
         n_documents: int,
@@ -161,13 +164,13 @@ class TermWeights:
         language: str | None = "en",
     ) -> TermWeights:
         """Weights of a vocabulary held as arrays by term id (``vocabulary[i]`` is the term
-        with id ``i`` in ``term_ids``): its document frequencies and, when ``language`` is
+        with id ``i``): its document frequencies and, when ``language`` is
         set, its terms' ``background_document_frequencies`` (computed where the terms were
         read, e.g. by tokenising workers). ``idf_of_ids`` then weighs ids without a string
         lookup; every value equals ``idf``'s."""
-        weights = cls(VocabularyCounts(term_ids, document_frequency), n_documents, prior_documents, language)
+        counts = VocabularyCounts(vocabulary, document_frequency)
+        weights = cls(counts, n_documents, prior_documents, language)
         weights.vocabulary = vocabulary
-        weights._term_ids = term_ids
         dfs = np.asarray(document_frequency, dtype=np.int64)
         n = n_documents
         if not weights.language:  # batch only, smoothed
@@ -195,7 +198,7 @@ class TermWeights:
         return self._idf_by_id[ids]
 
     def idf(self, term: str) -> float:
-        i = self._term_ids.get(term)
+        i = self.vocabulary.get(term) if self.vocabulary is not None else None
         if i is not None:
             return float(self._idf_by_id[i])
         cached = self._cache.get(term)
@@ -220,8 +223,8 @@ class TermWeights:
         terms outside wordfreq's table that are not plain words (numbers, dotted words) go
         to wordfreq one by one.
         """
-        if self._term_ids:
-            ids = np.fromiter(map(self._term_ids.get, terms, repeat(-1)), np.int64, len(terms))
+        if self.vocabulary is not None:
+            ids = self.vocabulary.ids_of(terms)
             known = ids >= 0
             if known.all():
                 return self._idf_by_id[ids]
