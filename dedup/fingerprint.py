@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import math
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, count, islice
-from typing import IO
 
 import numpy as np
 from datasketch import MinHash
 
 from dedup.candidates import segment_ranges, sorted_unique
 from dedup.config import LSHView, MinHashOptions
+from dedup.store import SpilledArray
 from dedup.text import content_tokens, content_words, tokens, word_ngrams
 from dedup.vocabulary import GrowingArray, Vocabulary, VocabularyBuilder
 from dedup.weights import PRIOR_DOCUMENTS, TermWeights, background_document_frequencies
@@ -34,7 +33,9 @@ class EncodedTokens(Sequence[list[str]]):
     a token where a list of strings costs 8 plus the strings. Indexing gives a document's list
     of tokens back (a slice, the lists of a run of documents, read in one pass)."""
 
-    def __init__(self, vocabulary: Vocabulary | Sequence[str], indptr: np.ndarray, ids: np.ndarray) -> None:
+    def __init__(
+        self, vocabulary: Vocabulary | Sequence[str], indptr: np.ndarray, ids: np.ndarray | SpilledArray
+    ) -> None:
         # Shared, not copied: several views may hold one vocabulary.
         self.vocabulary = vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary.of(vocabulary)
         self.indptr = indptr
@@ -68,6 +69,8 @@ class EncodedTokens(Sequence[list[str]]):
         """(each document's token count, their token ids concatenated): equal ids, equal words."""
         docs = np.asarray(docs, dtype=np.int64)
         starts, lengths = self.indptr[docs], self.indptr[docs + 1] - self.indptr[docs]
+        if isinstance(self.ids, SpilledArray):
+            return lengths, self.ids.ranges(starts, lengths)
         return lengths, self.ids[segment_ranges(starts, lengths)]
 
 
@@ -160,70 +163,32 @@ class EncodedCorpus:
 def merge_encoded(chunks: Iterable[EncodedChunk]) -> EncodedCorpus:
     """The chunks' documents, in order, under one vocabulary (ids in order of first appearance,
     chunk by chunk). Only ids are merged, each chunk as it comes: no word list is built, and
-    the ids are spilled to a temporary file until the last chunk, so the arrays are never
-    held twice (once in parts, once concatenated)."""
+    the ids go to temporary files (``SpilledArray``), read back a slice at a time by the
+    stages that need them: at a million articles they would take several GiB of memory."""
     vocabulary = VocabularyBuilder()
     df = GrowingArray(np.int64)
     background = GrowingArray(np.float64)
     languages: set[str | None] = set()
-    with _Spill() as spill:
-        for chunk in chunks:
-            languages.add(chunk.language)
-            if len(languages) > 1:
-                raise ValueError(f"chunks encoded with different languages: {sorted(map(str, languages))}")
-            to_global = vocabulary.add(chunk.vocabulary)
-            df.resize(len(vocabulary))
-            df.view()[to_global] += chunk.document_frequency  # a chunk's ids are distinct
-            if chunk.background is not None:
-                background.resize(len(vocabulary))
-                background.view()[to_global] = chunk.background  # a function of the word: one value
-            for name in ("token", "content", "title"):
-                spill.append(f"{name}_lengths", getattr(chunk, f"{name}_lengths").astype(np.int64))
-                spill.append(f"{name}_ids", to_global[getattr(chunk, f"{name}_ids")].astype(np.int32))
-        words = vocabulary.build()
-        del vocabulary
-
-        def view(name: str) -> EncodedTokens:
-            lengths = spill.read(f"{name}_lengths", np.int64)
-            indptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths)])
-            return EncodedTokens(words, indptr, spill.read(f"{name}_ids", np.int32))
-
-        views = view("token"), view("content"), view("title")
+    names = ("token", "content", "title")
+    lengths: dict[str, list[np.ndarray]] = {name: [np.zeros(1, np.int64)] for name in names}
+    ids = {name: SpilledArray(np.int32) for name in names}
+    for chunk in chunks:
+        languages.add(chunk.language)
+        if len(languages) > 1:
+            raise ValueError(f"chunks encoded with different languages: {sorted(map(str, languages))}")
+        to_global = vocabulary.add(chunk.vocabulary)
+        df.resize(len(vocabulary))
+        df.view()[to_global] += chunk.document_frequency  # a chunk's ids are distinct
+        if chunk.background is not None:
+            background.resize(len(vocabulary))
+            background.view()[to_global] = chunk.background  # a function of the word: one value
+        for name in names:
+            lengths[name].append(getattr(chunk, f"{name}_lengths"))
+            ids[name].append(to_global[getattr(chunk, f"{name}_ids")])
+    words = vocabulary.build()
+    views = [EncodedTokens(words, np.cumsum(np.concatenate(lengths[name])), ids[name]) for name in names]
     language = languages.pop() if languages else None
-    return EncodedCorpus(
-        *views,
-        df.final(),
-        background.final() if language else None,
-        language,
-    )
-
-
-class _Spill:
-    """Arrays appended to unlinked temporary files (under $TMPDIR), read back whole: the
-    page cache holds them meanwhile, not the heap."""
-
-    def __init__(self) -> None:
-        self._files: dict[str, IO[bytes]] = {}
-
-    def __enter__(self) -> _Spill:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for file in self._files.values():
-            file.close()
-
-    def append(self, name: str, values: np.ndarray) -> None:
-        if name not in self._files:
-            self._files[name] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by read or __exit__)
-        self._files[name].write(np.ascontiguousarray(values).data)
-
-    def read(self, name: str, dtype: type) -> np.ndarray:
-        file = self._files.pop(name, None)
-        if file is None:
-            return np.zeros(0, dtype=dtype)
-        with file:
-            file.seek(0)
-            return np.fromfile(file, dtype=dtype)
+    return EncodedCorpus(*views, df.final(), background.final() if language else None, language)
 
 
 def keyword_set(

@@ -92,3 +92,47 @@ def document_heads(docs: Sequence[Document]) -> Sequence[Document]:
     if isinstance(docs, DocumentStore):
         return [docs.head(i) for i in range(len(docs))]
     return docs
+
+
+class SpilledArray:
+    """A one-dimensional array kept in an unlinked temporary file, not in memory: appended to,
+    then read by slices and runs of slices (one ``pread`` each, so forked workers share it).
+    The page cache holds what is read often; the heap holds none of it."""
+
+    def __init__(self, dtype: type, folder: str | os.PathLike[str] | None = None) -> None:
+        self.dtype = np.dtype(dtype)
+        self._file = tempfile.TemporaryFile(dir=folder, prefix="newsdedup-ids-")  # noqa: SIM115 (owned)
+        self._size = 0
+        self._flushed = True
+
+    def append(self, values: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(values, dtype=self.dtype).data)
+        self._size += len(values)
+        self._flushed = False
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        start, stop, step = index.indices(self._size)
+        if step != 1:
+            raise IndexError("a spilled array is read by contiguous slices")
+        return self._read(start, max(stop - start, 0))
+
+    def ranges(self, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """``array[start : start + length]`` for every (start, length), concatenated."""
+        parts = [self._read(s, n) for s, n in zip(starts.tolist(), lengths.tolist(), strict=True)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=self.dtype)
+
+    def _read(self, start: int, count: int) -> np.ndarray:
+        if not self._flushed:
+            self._file.flush()
+            self._flushed = True
+        size = self.dtype.itemsize
+        data = os.pread(self._file.fileno(), count * size, start * size)
+        if len(data) != count * size:
+            raise OSError(f"short read from a spilled array: {len(data)} of {count * size} bytes")
+        return np.frombuffer(data, dtype=self.dtype)
+
+    def close(self) -> None:
+        self._file.close()

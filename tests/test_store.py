@@ -6,6 +6,7 @@ import gzip
 import multiprocessing
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -196,3 +197,24 @@ def test_text_tables_written_in_batches_equal_whole_tables(
     lone = next(d for d in result.documents if d.doc_id == "lone.txt")
     assert clusters[1]["composed_text"] == composed_paragraphs(lone.text) != ""
     assert clusters[1]["canonical_doc_id"] == "lone.txt"
+
+
+def test_a_spilled_array_reads_back_what_was_appended_by_slices_and_ranges() -> None:
+    from dedup.store import SpilledArray
+
+    rng = np.random.default_rng(3)
+    parts = [rng.integers(-(1 << 31), 1 << 31, size, dtype=np.int64) for size in (0, 5, 1000, 1, 77)]
+    spilled = SpilledArray(np.int32)
+    for part in parts:
+        spilled.append(part)
+    expected = np.concatenate(parts).astype(np.int32)
+    assert len(spilled) == len(expected)
+    assert spilled[:].tolist() == expected.tolist()
+    assert spilled[3:900].tolist() == expected[3:900].tolist() and len(spilled[900:900]) == 0
+    starts, lengths = np.array([1000, 0, 40, 1082]), np.array([3, 2, 0, 1])
+    assert spilled.ranges(starts, lengths).tolist() == [*expected[1000:1003], *expected[0:2], expected[1082]]
+    spilled.append(np.array([7]))  # appended after reads: read back too
+    assert spilled[len(expected) :].tolist() == [7]
+    with pytest.raises(OSError, match="short read"):
+        spilled.ranges(np.array([len(expected)]), np.array([5]))
+    spilled.close()
