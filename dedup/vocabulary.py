@@ -116,7 +116,7 @@ class Vocabulary(Sequence[str]):
         if self._index is None:
             hashes = self.hashes if self.hashes is not None else word_hashes(list(self))
             order = np.argsort(hashes, kind="stable")
-            self._index = (hashes[order], order.astype(np.int64))
+            self._index = (hashes[order], order.astype(np.int32))
         return self._index
 
 
@@ -241,7 +241,7 @@ class VocabularyBuilder:
 
     def _add_run(self, hashes: np.ndarray, ids: np.ndarray) -> None:
         order = np.argsort(hashes, kind="stable")
-        self._runs.append((hashes[order], ids[order]))
+        self._runs.append((hashes[order], ids[order].astype(np.int32)))  # token ids are int32 too
         while len(self._runs) > 1 and len(self._runs[-1][0]) >= len(self._runs[-2][0]):
             (h1, i1), (h2, i2) = self._runs[-2], self._runs.pop()
             hashes, ids = np.concatenate([h1, h2]), np.concatenate([i1, i2])
@@ -251,7 +251,7 @@ class VocabularyBuilder:
     def build(self) -> Vocabulary:
         """The vocabulary of every word added, with its lookup index."""
         hashes = np.concatenate([h for h, _ in self._runs]) if self._runs else np.zeros(0, np.uint64)
-        ids = np.concatenate([i for _, i in self._runs]) if self._runs else np.zeros(0, np.int64)
+        ids = np.concatenate([i for _, i in self._runs]) if self._runs else np.zeros(0, np.int32)
         order = np.argsort(hashes, kind="stable")
         self._runs = []
         return Vocabulary(

@@ -42,7 +42,7 @@ from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
 from dedup.store import DocumentStore, document_heads
 from dedup.text import word_ngrams
-from dedup.verify import Verifier
+from dedup.verify import ENGINE_VECTOR_DTYPE, Verifier
 from dedup.weights import TermWeights, background_table
 
 # Language of the term weights' background frequencies (TermWeights' default).
@@ -197,7 +197,7 @@ class DocumentFeatures:
 
     def verifier(self, docs: Sequence[Document], weights: TermWeights, options: PipelineOptions) -> Verifier:
         published = [d.published for d in document_heads(docs)]
-        return Verifier(self.content, self.titles, published, weights, options)
+        return Verifier(self.content, self.titles, published, weights, options, ENGINE_VECTOR_DTYPE)
 
 
 def _spans(n: int) -> list[tuple[int, int]]:
@@ -351,6 +351,7 @@ def group_documents(
         features = DocumentFeatures.of(docs, pool_workers(options))
         release_freed_memory()
         weights = features.weights()
+        features.encoded = None  # its background frequencies: weighed, never read again
         signatures = features.signatures(weights, options, pool_workers(options))
     with timer("candidates"):
         if exhaustive:

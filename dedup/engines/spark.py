@@ -68,7 +68,7 @@ from dedup.output import (
 )
 from dedup.records import OUTPUT_SCHEMAS, Document, PairEdge, Reject, SourceRecord
 from dedup.text import tokens
-from dedup.verify import Verifier
+from dedup.verify import ENGINE_VECTOR_DTYPE, Verifier
 from dedup.weights import TermWeights
 
 DEFAULT_MASTER = "local[*]"
@@ -455,7 +455,9 @@ def primed_verifier(
     words = set(chain.from_iterable(content))
     words.update(chain.from_iterable(titles))
     primer = sorted(words, key=corpus.order.__getitem__)
-    return Verifier([primer, *content], [[], *titles], [None, *published], corpus.weights, options)
+    return Verifier(
+        [primer, *content], [[], *titles], [None, *published], corpus.weights, options, ENGINE_VECTOR_DTYPE
+    )
 
 
 class _Rebased:
