@@ -60,6 +60,8 @@ MAX_THREADS = max(
     1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 )
 PAIRS_PER_THREAD = 20000
+# Body cosines: pairs whose body rows are rebuilt at once (a row per document, ~300 terms).
+BODY_PAIRS_PER_PASS = 4096
 # Shingle Jaccard: documents whose word n-grams are compared at once.
 SHINGLE_BLOCK_DOCS = 4096
 
@@ -550,14 +552,14 @@ def _first_appearances(sequences: Sequence[np.ndarray], size: int) -> np.ndarray
     first appearance; sorted a block at a time, each block keeping the values no earlier
     block held."""
     seen = np.zeros(size, dtype=bool)
-    parts = [np.zeros(0, dtype=np.int64)]
+    parts = [np.zeros(0, dtype=np.int32)]  # term ids are int32, as the tokens' ids
     for values in sequences:
         for start in range(0, len(values), APPEARANCE_BLOCK_IDS):
             distinct, first = np.unique(values[start : start + APPEARANCE_BLOCK_IDS], return_index=True)
             new = ~seen[distinct]
             distinct, first = distinct[new], first[new]
             seen[distinct] = True
-            parts.append(distinct[np.argsort(first)].astype(np.int64))
+            parts.append(distinct[np.argsort(first)].astype(np.int32))
     return np.concatenate(parts)
 
 
@@ -568,7 +570,7 @@ def _encoded_count_blocks(
     appearance, bodies then titles), found by sorting the ids rather than a dict lookup a
     word, and the same IDF, read by id."""
     in_order = _first_appearances((body_content.ids, title_content.ids), len(body_content.vocabulary))
-    renumbered = np.zeros(len(body_content.vocabulary), dtype=np.int64)
+    renumbered = np.zeros(len(body_content.vocabulary), dtype=np.int32)
     renumbered[in_order] = np.arange(len(in_order))
     width = len(in_order)
 
@@ -672,11 +674,19 @@ class Verifier:
 
     def body_cosines(self, pairs: np.ndarray) -> np.ndarray:
         """Body cosine of each pair (``pair_cosines`` over ``body_rows``, without building a
-        scipy matrix: canonicalisation asks for a story's few pairs at a time)."""
+        scipy matrix: canonicalisation asks for a story's few pairs at a time). The body rows
+        are rebuilt for BODY_PAIRS_PER_PASS pairs at a time: rebuilt for all pairs at once,
+        they took ~5 GiB at a million articles."""
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-        docs = sorted_unique(pairs.ravel())
-        indptr, terms, values = self._body_arrays(docs)
-        return pair_dots(indptr, terms, values, np.searchsorted(docs, pairs), self.combined.shape[1])
+        out = np.zeros(len(pairs), dtype=np.float64)
+        for start in range(0, len(pairs), BODY_PAIRS_PER_PASS):
+            chosen = pairs[start : start + BODY_PAIRS_PER_PASS]
+            docs = sorted_unique(chosen.ravel())
+            indptr, terms, values = self._body_arrays(docs)
+            out[start : start + len(chosen)] = pair_dots(
+                indptr, terms, values, np.searchsorted(docs, chosen), self.combined.shape[1]
+            )
+        return out
 
     def _body_arrays(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         docs = np.asarray(docs, dtype=np.int64)

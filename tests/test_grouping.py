@@ -154,7 +154,9 @@ def _corpus(seed: int, n: int):
     return bodies, titles, published
 
 
-def test_verifier_vectors_and_scores_are_bit_identical_to_the_scipy_formulation() -> None:
+def test_verifier_vectors_and_scores_are_bit_identical_to_the_scipy_formulation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     bodies, titles, published = _corpus(5, 60)
     weights = TermWeights.fit(bodies, language=None)
     options = PipelineOptions(paraphrase_model="none")
@@ -178,6 +180,10 @@ def test_verifier_vectors_and_scores_are_bit_identical_to_the_scipy_formulation(
     assert np.array_equal(scores.similarity, expected)
     assert np.array_equal(scores.body, _reference_cosines(body.tocsr(), pairs))
     assert np.array_equal(scores.title, _reference_cosines(title.tocsr(), pairs))
+    import dedup.verify
+
+    monkeypatch.setattr(dedup.verify, "BODY_PAIRS_PER_PASS", 7)  # body rows rebuilt 7 pairs at a time
+    assert np.array_equal(verifier.body_cosines(pairs), scores.body)
     docs = np.array([0, 2, 3, 7, 11, 40, 59])
     rows = combined[docs]
     factor = verifier.date_factor(np.abs(verifier.days[docs][:, None] - verifier.days[docs][None, :]))
