@@ -186,6 +186,8 @@ def merge_encoded(chunks: Iterable[EncodedChunk]) -> EncodedCorpus:
             lengths[name].append(getattr(chunk, f"{name}_lengths"))
             ids[name].append(to_global[getattr(chunk, f"{name}_ids")])
     words = vocabulary.build()
+    for spilled in ids.values():
+        spilled.flush()  # before any worker forks with a copy of the write buffer
     views = [EncodedTokens(words, np.cumsum(np.concatenate(lengths[name])), ids[name]) for name in names]
     language = languages.pop() if languages else None
     return EncodedCorpus(*views, df.final(), background.final() if language else None, language)

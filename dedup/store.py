@@ -124,10 +124,15 @@ class SpilledArray:
         parts = [self._read(s, n) for s, n in zip(starts.tolist(), lengths.tolist(), strict=True)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=self.dtype)
 
-    def _read(self, start: int, count: int) -> np.ndarray:
+    def flush(self) -> None:
+        """Write what is buffered to the file: call before forking readers, which would each
+        inherit the buffer (reads flush it too, but only in the reading process)."""
         if not self._flushed:
             self._file.flush()
             self._flushed = True
+
+    def _read(self, start: int, count: int) -> np.ndarray:
+        self.flush()
         size = self.dtype.itemsize
         data = os.pread(self._file.fileno(), count * size, start * size)
         if len(data) != count * size:

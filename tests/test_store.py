@@ -218,3 +218,30 @@ def test_a_spilled_array_reads_back_what_was_appended_by_slices_and_ranges() -> 
     with pytest.raises(OSError, match="short read"):
         spilled.ranges(np.array([len(expected)]), np.array([5]))
     spilled.close()
+
+
+def _spilled_in_child(spilled, queue) -> None:
+    queue.put(spilled[:].tolist())
+
+
+def test_forked_readers_of_a_flushed_spilled_array_leave_its_file_as_it_was() -> None:
+    """Flushed before the fork, a child's reads write nothing: a child holding a copy of an
+    unflushed write buffer would write the tail a second time when it flushed it."""
+    import os
+
+    from dedup.store import SpilledArray
+
+    spilled = SpilledArray(np.int32)
+    spilled.append(np.arange(100))
+    spilled.flush()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    children = [context.Process(target=_spilled_in_child, args=(spilled, queue)) for _ in range(2)]
+    for child in children:
+        child.start()
+    assert [queue.get(timeout=60) for _ in children] == [list(range(100))] * 2
+    for child in children:
+        child.join(timeout=60)
+    spilled.flush()
+    assert os.fstat(spilled._file.fileno()).st_size == 400
+    spilled.close()
