@@ -196,10 +196,15 @@ class VocabularyBuilder:
         """The id of each of ``chunk``'s words (chunks built by ``Vocabulary.of``)."""
         assert chunk.hashes is not None, "a chunk's vocabulary keeps its hashes"
         hashes = chunk.hashes
-        ids = np.full(len(chunk), -1, dtype=np.int64)
-        for sorted_hashes, run_ids in self._runs:
-            found = _find(sorted_hashes, run_ids, hashes)
-            ids = np.where(found >= 0, found, ids)
+        # Searched in hash order: binary searches for sorted keys stay in nearby memory (about
+        # 3x faster into a run of millions than keys in random order).
+        hash_order = np.argsort(hashes)
+        found_in_order = np.full(len(chunk), -1, dtype=np.int64)
+        for sorted_hashes, run_ids in self._runs:  # a hash is in one run at most
+            found = _find(sorted_hashes, run_ids, hashes[hash_order])
+            found_in_order = np.where(found >= 0, found, found_in_order)
+        ids = np.empty(len(chunk), dtype=np.int64)
+        ids[hash_order] = found_in_order
         misspelled = self._misspelled(chunk, ids)
         for k in misspelled.tolist():  # another word's hash: a word seen before is in the side table
             ids[k] = self._collided.get(_spelled(chunk, k), -1)
