@@ -79,8 +79,7 @@ class Vocabulary(Sequence[str]):
             return self.words(np.arange(len(self))[i])
         if not -len(self) <= i < len(self):
             raise IndexError(i)
-        i %= len(self)
-        return self.data[self.offsets[i] : self.offsets[i + 1] - 1].tobytes().decode(*_ENCODING)
+        return _spelled(self, i % len(self)).decode(*_ENCODING)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.words(np.arange(len(self))))
@@ -199,9 +198,10 @@ class VocabularyBuilder:
         # Searched in hash order: binary searches for sorted keys stay in nearby memory (about
         # 3x faster into a run of millions than keys in random order).
         hash_order = np.argsort(hashes)
+        queries = hashes[hash_order]
         found_in_order = np.full(len(chunk), -1, dtype=np.int64)
         for sorted_hashes, run_ids in self._runs:  # a hash is in one run at most
-            found = _find(sorted_hashes, run_ids, hashes[hash_order])
+            found = _find(sorted_hashes, run_ids, queries)
             found_in_order = np.where(found >= 0, found, found_in_order)
         ids = np.empty(len(chunk), dtype=np.int64)
         ids[hash_order] = found_in_order

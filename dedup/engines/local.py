@@ -363,9 +363,8 @@ def group_documents(
         signatures = features.signatures(weights, options, pool_workers(options))
     with timer("candidates"):
         if exhaustive:
-            n = len(docs)
-            exhaustive_pairs = {(i, j): ("exhaustive",) for i in range(n) for j in range(i + 1, n)}
-            candidates = CandidatePairs.from_dict(n, exhaustive_pairs)
+            every_pair = np.stack(np.triu_indices(len(docs), 1), axis=1)
+            candidates = CandidatePairs.from_pairs(len(docs), every_pair, ("exhaustive",))
         else:
             # Arrays, not a dict of tuples: ~230 bytes a pair less (millions of pairs at 1M).
             candidates = find_candidates(signatures, options.views, options.minhash)
