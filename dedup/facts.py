@@ -4,6 +4,7 @@ compares equal."""
 
 from __future__ import annotations
 
+import re as std_re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -68,35 +69,52 @@ _UNITS = {
 }
 _SCALES = {"thousand": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "trillion": 1e12}
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
+# The patterns match case-insensitively, as Unicode folds case ("ſept" is "sept"): what they
+# match is looked up in the tables above casefolded, never lower-cased.
+# Each date pattern with the words one of which any match holds (None: no word): a sentence
+# with none of them skips the pattern, which is much slower than the test (see _facts_of).
 _DATE_PATTERNS = [
     # 2025-07-24
-    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), lambda m: f"{m[1]}-{m[2]}-{m[3]}"),
+    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), lambda m: f"{m[1]}-{m[2]}-{m[3]}", None),
     # July 24, 2025 / July 24 2025 / July 24
     (
         re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b", re.I),
         lambda m: _ymd(m[3], m[1], m[2]),
+        frozenset(MONTHS),
     ),
     # 24 July 2025 / 24 July
     (
         re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?(?:,?\s+(\d{{4}}))?\b", re.I),
         lambda m: _ymd(m[3], m[2], m[1]),
+        frozenset(MONTHS),
     ),
     # August 2021
-    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{4}})\b", re.I), lambda m: f"{m[2]}-{MONTHS[m[1].lower()]:02d}"),
-    (re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.I), lambda m: m[1].lower()),
+    (
+        re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{4}})\b", re.I),
+        lambda m: f"{m[2]}-{MONTHS[m[1].casefold()]:02d}",
+        frozenset(MONTHS),
+    ),
+    (re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.I), lambda m: m[1].casefold(), frozenset(WEEKDAYS)),
 ]
 _NUMBER = re.compile(
     r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
     r"(?:\s*(%|(?:percent|per cent|thousand|million|billion|trillion|bn|m)\b))?",
     re.I,
 )
+_COUNT_WORDS = (
+    "dozen dozens hundred zero one two three four five six seven eight nine ten eleven twelve "
+    "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
+    "twenty thirty forty fifty sixty seventy eighty ninety"
+).split()
 _NUMBER_WORDS = re.compile(
     r"\b((?:(?:a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-    r"fifty)\s+)?(?:dozens?|hundred|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-    r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
-    r"eighty|ninety))\b(?:\s+(thousand|million|billion))?",
+    r"fifty)\s+)?(?:" + "|".join(_COUNT_WORDS) + r"))\b(?:\s+(thousand|million|billion))?",
     re.I,
 )
+_NUMBER_WORD_CUES = frozenset(_COUNT_WORDS)
+# A case-insensitive match of a word above is a whole run of ASCII letters of the casefolded
+# sentence (it is bounded by non-word characters, and only letters fold to ASCII letters).
+_ASCII_WORD = std_re.compile("[a-z]+")  # the standard module is faster at this
 _QUOTE = re.compile(r'["“„«]([^"“”„«»]{3,400})["”»]')
 _OPENING_QUOTES = ('"', "“", "„", "«")
 _DIGIT = re.compile(r"\d")
@@ -124,7 +142,7 @@ _SENTENCE_OPENERS = frozenset(
 
 
 def _ymd(year: str | None, month: str, day: str) -> str:
-    mm = MONTHS[month.lower().rstrip(".")]
+    mm = MONTHS[month.casefold().rstrip(".")]
     return f"{year}-{mm:02d}-{int(day):02d}" if year else f"{mm:02d}-{int(day):02d}"
 
 
@@ -143,7 +161,7 @@ def _format_number(value: float) -> str:
 def _words_to_number(phrase: str) -> float | None:
     total = 1.0
     seen = False
-    for word in phrase.lower().split():
+    for word in phrase.casefold().split():
         if word == "a":
             continue
         if word in _UNITS:
@@ -177,7 +195,12 @@ def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
     # Every date pattern but the weekday one, and every figure, has a digit; every quote a
     # quotation mark: most sentences skip most patterns.
     has_digit = _DIGIT.search(sentence) is not None
-    for pattern, to_key in _DATE_PATTERNS if has_digit else _DATE_PATTERNS[-1:]:
+    # Patterns with case-insensitive word alternations cost 5-20 us a sentence each; one pass
+    # for the sentence's words, and a set test per pattern, skip them where they cannot match.
+    words = set(_ASCII_WORD.findall(sentence.casefold()))
+    for pattern, to_key, cues in _DATE_PATTERNS if has_digit else _DATE_PATTERNS[-1:]:
+        if cues is not None and cues.isdisjoint(words):
+            continue
         for m in pattern.finditer(sentence):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
@@ -187,27 +210,28 @@ def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
         if any(m.start() < e and s < m.end() for s, e in taken):
             continue
         value = float(m[1].replace(",", ""))
-        unit = (m[2] or "").lower()
+        unit = (m[2] or "").casefold()
         if unit in _SCALES:
             value *= _SCALES[unit]
         suffix = "%" if unit in ("%", "percent", "per cent") else ""
         facts.append(Fact("number", _format_number(value) + suffix, m[0].strip()))
-    for m in _NUMBER_WORDS.finditer(sentence):
+    for m in _NUMBER_WORDS.finditer(sentence) if not _NUMBER_WORD_CUES.isdisjoint(words) else ():
         value = _words_to_number(m[1])
         # "two countries" and a bare "dozens" are counting words, not reportable figures.
-        bare = m[1].lower() in ("dozen", "dozens", "hundred")
+        bare = m[1].casefold() in ("dozen", "dozens", "hundred")
         if value is None or bare or (value < 10 and not m[2] and not counting_words):
             continue
         if m[2]:
-            value *= _SCALES[m[2].lower()]
+            value *= _SCALES[m[2].casefold()]
         facts.append(Fact("number", _format_number(value), m[0].strip()))
     for m in _QUOTE.finditer(sentence) if any(q in sentence for q in _OPENING_QUOTES) else ():
         words = content_tokens(m[1])
         if len(words) >= 2:
             facts.append(Fact("quote", " ".join(words), m[1].strip(" ,.;:")))
+    first_word = _first_word_start(sentence)
     for m in _ENTITY.finditer(sentence):
         words = m[0].split()
-        if m.start() == _first_word_start(sentence):
+        if m.start() == first_word:
             # Sentence-initial capitals say nothing: "Speaking at...", "Neither Kabul nor...".
             if len(words) == 1:
                 continue

@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 import unicodedata
 
+import pytest
 import regex
 
 from conftest import SEEDS
@@ -82,6 +83,44 @@ def test_entities_and_quotes() -> None:
 def test_small_number_words_are_facts_only_when_asked() -> None:
     assert _facts("The court fined five companies.", "number") == set()
     assert {f.key for f in extract_facts("The court fined five companies.", counting_words=True)} == {"5"}
+
+
+def test_facts_in_any_case_are_read_without_error() -> None:
+    """Patterns match case-insensitively, as Unicode folds case: the long s of "ſept" is an s."""
+    assert _facts("On ſunday, 3 ſept 2020, in SEPT. 2021", "date") == {"sunday", "2020-09-03", "2021-09"}
+    assert _facts("TWO THOUſAND people", "number") == {"2000"}
+
+
+class _NeverDisjoint(frozenset):
+    def isdisjoint(self, other: object) -> bool:
+        return False
+
+
+def test_facts_skip_only_patterns_that_cannot_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pattern is skipped when the sentence has none of its words: what every pattern run on
+    every sentence finds is found all the same."""
+    from dedup import facts
+
+    sentences = [
+        *(
+            line
+            for path in sorted(SEEDS.glob("*.txt"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        ),
+        "On ſunday, 3 ſept 2020 two DOZENS of Eleven-member crews met on MONDAY.",
+        "A dozens crews came.",
+        "Ninety-nine left on Friday 3.",
+        "Dozens came; a hundred stayed; Twenty  thousand left on 4 Nov. and Nov 5th, 2019.",
+        "Rules from 2025-07-24 (Wednesday) set fifty-two limits; x2two and two_dozen are no words.",
+    ]
+    gated = [extract_facts(s, counting_words=c) for s in sentences for c in (False, True)]
+    facts._facts_of.cache_clear()
+    ungated = [(p, key, None) for p, key, _ in facts._DATE_PATTERNS]
+    monkeypatch.setattr(facts, "_DATE_PATTERNS", ungated)
+    monkeypatch.setattr(facts, "_NUMBER_WORD_CUES", _NeverDisjoint())
+    assert [extract_facts(s, counting_words=c) for s in sentences for c in (False, True)] == gated
+    assert sum(map(len, gated)) > 100
+    facts._facts_of.cache_clear()
 
 
 # --- the fast paths give what the plain patterns give -----------------------------------------
