@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, count, islice
@@ -64,6 +64,22 @@ class EncodedTokens(Sequence[list[str]]):
         if self._has_spaces is None:
             self._has_spaces = self.vocabulary.has_spaces
         return self._has_spaces
+
+    def rows(self, start: int, stop: int) -> EncodedTokens:
+        """Documents ``start`` to ``stop - 1`` as an EncodedTokens of their own, sharing this
+        one's arrays (nothing is read or copied)."""
+        start, stop, _ = slice(start, stop).indices(len(self))
+        return EncodedTokens(self.vocabulary, self.indptr[start : max(start, stop) + 1], self.ids)
+
+    def prefix_ids(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(each document's count, their ids concatenated) of every document's first ``limit``
+        tokens (all, for None), read in one pass over the documents' ids."""
+        lengths = np.diff(self.indptr)
+        if limit is not None:
+            lengths = np.minimum(lengths, max(limit, 0))
+        first = int(self.indptr[0])
+        block = np.asarray(self.ids[first : int(self.indptr[-1])])
+        return lengths, block[segment_ranges(self.indptr[:-1] - first, lengths)]
 
     def ids_of(self, docs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(each document's token count, their token ids concatenated): equal ids, equal words."""
@@ -229,11 +245,40 @@ def keyword_sets(
         raise ValueError("one title per document")
     if view.top_k < 0:  # a negative slice bound: not worth a vectorised equivalent
         return [keyword_set(c, t, view, weights) for c, t in zip(contents, titles, strict=True)]
+    encoded = (
+        isinstance(contents, EncodedTokens)
+        and isinstance(titles, EncodedTokens)
+        and contents.vocabulary is titles.vocabulary
+        and weights.vocabulary is contents.vocabulary
+        and view.lead_words >= 0
+    )
     out: list[set[str]] = []
     for start in range(0, len(contents), BATCH_DOCUMENTS):
         stop = start + BATCH_DOCUMENTS
-        out.extend(_keyword_sets(contents[start:stop], titles[start:stop], view, weights))
+        if encoded:
+            batch = (contents.rows(start, stop), titles.rows(start, stop))
+            out.extend(_keyword_sets_of_ids(*batch, view, weights))
+        else:
+            out.extend(_keyword_sets(contents[start:stop], titles[start:stop], view, weights))
     return out
+
+
+def _keyword_sets_of_ids(
+    contents: EncodedTokens, titles: EncodedTokens, view: LSHView, weights: TermWeights
+) -> list[set[str]]:
+    """``_keyword_sets`` over word ids and the weights' IDF by id: counting, scoring and
+    ranking never read a word; only the terms ranked (for ties) and those kept are spelled."""
+    n_docs = len(contents)
+    vocabulary = contents.vocabulary
+    width = max(len(vocabulary), 1)
+    lead_lengths, lead_ids = contents.prefix_ids(view.lead_words)
+    lead_keys, counts = np.unique(
+        np.repeat(np.arange(n_docs, dtype=np.int64), lead_lengths) * width + lead_ids, return_counts=True
+    )
+    scores = _sublinear_tf(int(counts.max(initial=1)))[counts] * weights.idf_of_ids(lead_keys % width)
+    title_lengths, title_ids = titles.prefix_ids()
+    title_keys = np.unique(np.repeat(np.arange(n_docs, dtype=np.int64), title_lengths) * width + title_ids)
+    return _top_terms(lead_keys, scores, title_keys, width, n_docs, view, vocabulary.words)
 
 
 def _keyword_sets(
@@ -265,10 +310,24 @@ def _keyword_sets(
     scores = _sublinear_tf(int(counts.max(initial=1)))[counts] * idf[lead_terms]
     lead_keys = np.repeat(np.arange(n_docs, dtype=np.int64), lead_sizes) * width + lead_terms
     order = np.argsort(lead_keys)
-    lead_keys, scores = lead_keys[order], scores[order]
-
-    # Title words: the bonus added to their lead score, or to 0.0.
     title_keys = np.sort(np.repeat(np.arange(n_docs, dtype=np.int64), title_sizes) * width + title_terms)
+    return _top_terms(lead_keys[order], scores[order], title_keys, width, n_docs, view, terms)
+
+
+def _top_terms(
+    lead_keys: np.ndarray,
+    scores: np.ndarray,
+    title_keys: np.ndarray,
+    width: int,
+    n_docs: int,
+    view: LSHView,
+    spell: Callable[[np.ndarray], Sequence[str]] | Sequence[str],
+) -> list[set[str]]:
+    """Each document's ``top_k`` terms: ``lead_keys`` (document * width + term, ascending, one
+    per distinct lead term) with their ``scores``, plus the title bonus for ``title_keys``
+    (the same form); ``spell``: the terms' words, by term number (a sequence or a function
+    of an array of numbers)."""
+    # Title words: the bonus added to their lead score, or to 0.0.
     position = np.searchsorted(lead_keys, title_keys)
     in_lead = position < len(lead_keys)
     in_lead[in_lead] = lead_keys[position[in_lead]] == title_keys[in_lead]
@@ -276,27 +335,34 @@ def _keyword_sets(
     title_only = title_keys[~in_lead]
     keys = np.concatenate([lead_keys, title_only])
     scores = np.concatenate([scores, np.full(len(title_only), 0.0) + view.title_bonus])
+    if not len(keys):
+        return [set() for _ in range(n_docs)]
 
+    # Only the terms present are ranked: renumbered 0..n_terms-1 in ascending term order.
+    present, local_terms = np.unique(keys % width, return_inverse=True)
+    local_terms = local_terms.ravel()
+    words = spell(present) if callable(spell) else [spell[t] for t in present.tolist()]
+    n_terms = len(present)
     # Rank inside each document by score, descending, then by term in Python's string order:
     # one sort of (document, score rank, alphabetical rank) packed in an integer. np.unique
     # ranks the scores; like Python's comparisons, it finds -0.0 and 0.0 equal.
-    alphabetical = np.empty(width, dtype=np.int64)
-    alphabetical[sorted(range(len(terms)), key=terms.__getitem__)] = np.arange(len(terms))
+    alphabetical = np.empty(n_terms, dtype=np.int64)
+    alphabetical[sorted(range(n_terms), key=words.__getitem__)] = np.arange(n_terms)
     distinct_scores, score_rank = np.unique(scores, return_inverse=True)
     n_scores = len(distinct_scores)
-    if (n_docs + 1) * (n_scores + 1) * width >= 1 << 62:
+    if (n_docs + 1) * (n_scores + 1) * n_terms >= 1 << 62:
         raise OverflowError("keyword batch too large to rank in int64; lower BATCH_DOCUMENTS")
     docs = keys // width
-    packed = (docs * n_scores + (n_scores - 1 - score_rank)) * width + alphabetical[keys % width]
+    packed = (docs * n_scores + (n_scores - 1 - score_rank.ravel())) * n_terms + alphabetical[local_terms]
     packed.sort()
-    docs = packed // (n_scores * width)
+    docs = packed // (n_scores * n_terms)
     first = np.searchsorted(docs, np.arange(n_docs + 1))
     keep = np.arange(len(docs)) - first[docs] < view.top_k
-    by_rank = np.empty(width, dtype=np.int64)
-    by_rank[alphabetical] = np.arange(width)
-    kept_terms = by_rank[packed[keep] % width].tolist()
+    by_rank = np.empty(n_terms, dtype=np.int64)
+    by_rank[alphabetical] = np.arange(n_terms)
+    kept_terms = by_rank[packed[keep] % n_terms].tolist()
     bounds = np.searchsorted(docs[keep], np.arange(n_docs + 1)).tolist()
-    return [{terms[t] for t in kept_terms[bounds[d] : bounds[d + 1]]} for d in range(n_docs)]
+    return [{words[t] for t in kept_terms[bounds[d] : bounds[d + 1]]} for d in range(n_docs)]
 
 
 def _ids_of(ids: dict[str, int], lists: Iterable[Iterable[str]], count: int) -> np.ndarray:

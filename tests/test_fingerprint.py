@@ -123,27 +123,11 @@ def test_keyword_sets_equal_the_per_document_ranking(
 ) -> None:
     """Many ties (words seen once, in as many documents, share a score): the alphabetical
     tie-break decides which of them make the top k, in the batch as in one document."""
-    rng = random.Random(5)
-    words = [f"w{i:03d}" for i in range(300)] + ["the", "minister", "1999", "u.s", "zürich", "ß"]
-    contents = [[rng.choice(words) for _ in range(rng.choice([0, 3, 40, 400]))] for _ in range(120)]
-    # A word in every fitted document: IDF 0 without a language (-0.0, as max(-log(1.0), 0.0)),
-    # so with no title bonus title-only words tie with it at 0 and the alphabet decides.
-    contents = [[*c[:1], "common", *c[1:]] if i < 80 or c else c for i, c in enumerate(contents)]
-    titles = [
-        [rng.choice(words) for _ in range(rng.choice([0, 1, 6]))] + ["x-only"] * rng.randint(0, 1)
-        for _ in contents
-    ]
+    contents, titles = _keyword_sample()
     weights = TermWeights.fit(contents[:80], language=language)  # some words have no df at all
-    views = [
-        LSHView(name="k", kind="keywords", bands=1, rows=1),
-        LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=3, lead_words=10, title_bonus=0.5),
-        LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=0),
-        LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=500, title_bonus=-1.0),
-        LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=3, lead_words=3, title_bonus=0.0),
-    ]
     for batch in (fingerprint.BATCH_DOCUMENTS, 7):
         monkeypatch.setattr(fingerprint, "BATCH_DOCUMENTS", batch)
-        for view in views:
+        for view in KEYWORD_VIEWS:
             expected = [
                 _reference_keyword_set(c, t, view, weights) for c, t in zip(contents, titles, strict=True)
             ]
@@ -156,6 +140,69 @@ def test_keyword_sets_equal_the_per_document_ranking(
     assert view_feature_sets(shingles, contents, contents, titles, weights) == [
         view_features(shingles, c, c, t, weights) for c, t in zip(contents, titles, strict=True)
     ]
+
+
+KEYWORD_VIEWS = [
+    LSHView(name="k", kind="keywords", bands=1, rows=1),
+    LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=3, lead_words=10, title_bonus=0.5),
+    LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=0),
+    LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=500, title_bonus=-1.0),
+    LSHView(name="k", kind="keywords", bands=1, rows=1, top_k=3, lead_words=3, title_bonus=0.0),
+]
+
+
+@pytest.mark.parametrize("language", ["en", None])
+@pytest.mark.parametrize("spilled", [False, True])
+def test_keyword_sets_of_ids_equal_those_of_words(
+    language: str | None, spilled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contents and titles held as ids, with weights by id: ranked on ids, the same sets as
+    ranked on words, for a run of rows inside the documents too, with ids in memory or spilled."""
+    from dedup.fingerprint import EncodedTokens
+    from dedup.store import SpilledArray
+    from dedup.vocabulary import Vocabulary
+    from dedup.weights import background_document_frequencies
+
+    contents, titles = _keyword_sample()
+    words = sorted({w for lists in (contents, titles) for words in lists for w in words})
+    random.Random(2).shuffle(words)  # ids in no alphabetical order: ties must be broken on words
+    vocabulary = Vocabulary.of(words)
+
+    def encoded(lists: list[list[str]]) -> EncodedTokens:
+        ids = vocabulary.ids_of([w for words in lists for w in words]).astype(np.int32)
+        if spilled:
+            spill = SpilledArray(np.int32)
+            spill.append(ids)
+            ids = spill
+        return EncodedTokens(vocabulary, np.concatenate([[0], np.cumsum([len(w) for w in lists])]), ids)
+
+    fitted = TermWeights.fit(contents[:80], language=language)
+    df = np.array([fitted.df.get(w, 0) for w in vocabulary], dtype=np.int64)
+    background = background_document_frequencies(list(vocabulary), language) if language else None
+    weights = TermWeights.from_vocabulary(vocabulary, df, background, 80, language=language)
+    content_ids, title_ids = encoded(contents), encoded(titles)
+    for batch in (fingerprint.BATCH_DOCUMENTS, 7):
+        monkeypatch.setattr(fingerprint, "BATCH_DOCUMENTS", batch)
+        for view in KEYWORD_VIEWS:
+            expected = keyword_sets(contents, titles, view, fitted)
+            assert keyword_sets(content_ids, title_ids, view, weights) == expected
+            rows = (content_ids.rows(30, 97), title_ids.rows(30, 97))
+            assert keyword_sets(*rows, view, weights) == expected[30:97]
+    assert keyword_sets(content_ids.rows(5, 5), title_ids.rows(5, 5), KEYWORD_VIEWS[0], weights) == []
+
+
+def _keyword_sample() -> tuple[list[list[str]], list[list[str]]]:
+    rng = random.Random(5)
+    words = [f"w{i:03d}" for i in range(300)] + ["the", "minister", "1999", "u.s", "zürich", "ß"]
+    contents = [[rng.choice(words) for _ in range(rng.choice([0, 3, 40, 400]))] for _ in range(120)]
+    # A word in every fitted document: IDF 0 without a language (-0.0, as max(-log(1.0), 0.0)),
+    # so with no title bonus title-only words tie with it at 0 and the alphabet decides.
+    contents = [[*c[:1], "common", *c[1:]] if i < 80 or c else c for i, c in enumerate(contents)]
+    titles = [
+        [rng.choice(words) for _ in range(rng.choice([0, 1, 6]))] + ["x-only"] * rng.randint(0, 1)
+        for _ in contents
+    ]
+    return contents, titles
 
 
 @pytest.mark.parametrize("terms_per_pass", [weights_module.IDF_TERMS_PER_PASS, 7])
@@ -255,7 +302,9 @@ def test_encoded_documents_give_the_token_lists_content_words_and_frequencies() 
 
 
 @pytest.mark.parametrize("language", ["en", None])
-def test_weights_read_by_id_equal_fitted_weights_bit_for_bit(language: str | None) -> None:
+def test_weights_read_by_id_equal_fitted_weights_bit_for_bit(
+    language: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Weights from the merged ids and the workers' background frequencies weigh every term
     (by id, by word, in a batch, or a word outside the corpus) exactly as TermWeights.fit."""
     from dedup.fingerprint import merge_encoded
@@ -275,6 +324,12 @@ def test_weights_read_by_id_equal_fitted_weights_bit_for_bit(language: str | Non
     expected = np.array([fitted.idf(t) for t in queried])
     assert by_id.idf_array(queried).tobytes() == expected.tobytes()
     assert np.array([by_id.idf(t) for t in queried]).tobytes() == expected.tobytes()
+    # Runs of terms that overlap, with a memo that overflows and is cleared as they come.
+    monkeypatch.setattr(weights_module, "IDF_MEMO_TERMS", 6)
+    by_id, rng = corpus.weights(language=language), random.Random(3)
+    for _ in range(40):
+        picked = rng.sample(range(len(queried)), rng.choice([1, 4, 6, 9]))
+        assert by_id.idf_array([queried[k] for k in picked]).tolist() == expected[picked].tolist()
     with pytest.raises(ValueError, match="no vocabulary"):
         fitted.idf_of_ids(np.arange(2))
     if language is None:

@@ -30,6 +30,7 @@ from dedup.fingerprint import (
     SHINGLE_WORDS,
     EncodedChunk,
     EncodedCorpus,
+    EncodedTokens,
     encode_documents,
     merge_encoded,
     minhash_signatures,
@@ -216,6 +217,12 @@ def _encode_in_worker(span: tuple[int, int], language: str | None) -> EncodedChu
     return encode_documents(((d.text, d.title or "") for d in docs), language)
 
 
+def _rows(lists: Sequence[Sequence[str]], start: int, stop: int) -> Sequence[Sequence[str]]:
+    """Documents ``start`` to ``stop - 1`` of ``lists``; still as ids when they are ids (the
+    keyword view ranks ids, and spells only the words it keeps)."""
+    return lists.rows(start, stop) if isinstance(lists, EncodedTokens) else lists[start:stop]
+
+
 def _sign_in_worker(span: tuple[int, int]) -> dict[str, np.ndarray]:
     assert _FORKED_SIGNING is not None
     features, weights, options = _FORKED_SIGNING
@@ -225,8 +232,8 @@ def _sign_in_worker(span: tuple[int, int]) -> dict[str, np.ndarray]:
             view_feature_sets(
                 view,
                 features.tokens[a:b] if view.kind == "shingles" else (),
-                features.content[a:b],
-                features.titles[a:b],
+                _rows(features.content, a, b),
+                _rows(features.titles, a, b),
                 weights,
             ),
             options.minhash,
