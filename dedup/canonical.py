@@ -518,12 +518,13 @@ def canonicalise_story(
     docs: Sequence[Document],
     weights: TermWeights,
     similarity_to: Callable[[int, Sequence[int]], np.ndarray],
-    relation_of: Callable[[int, int], str],
+    relations_to: Callable[[int, Sequence[int]], list[str]],
     options: PipelineOptions,
     policy: str = "coverage",
 ) -> Story:
     """Everything the outputs say about one story. ``similarity_to(c, others)`` gives the
-    verifier similarity of the canonical to other members; ``relation_of(c, m)`` labels m."""
+    verifier similarity of the canonical to other members, ``relations_to(c, others)`` their
+    relation labels."""
     members = list(member_indices)
     story_docs = [docs[i] for i in members]
     if len(members) == 1:  # most stories of a corpus: nothing to align, the text as composed
@@ -545,6 +546,7 @@ def canonicalise_story(
     canonical_index = members[c]
     others = [m for m in members if m != canonical_index]
     sims = dict(zip(others, similarity_to(canonical_index, others).tolist(), strict=True)) if others else {}
+    relations = dict(zip(others, relations_to(canonical_index, others), strict=True))
 
     story_members = [Member(canonical_index, 1.0, "canonical")]
     variants = []
@@ -552,7 +554,7 @@ def canonicalise_story(
         if m == canonical_index:
             continue
         alignment = variant_additions(pos, c, aligner, options)
-        story_members.append(Member(m, float(sims[m]), relation_of(canonical_index, m), alignment.additions))
+        story_members.append(Member(m, float(sims[m]), relations[m], alignment.additions))
         variants.append((docs[m].doc_id, tables[pos], alignment))
     composed_text, composed_additions = compose(tables[c], variants, aligner.idf)
     return Story(

@@ -62,6 +62,32 @@ def test_seeds_form_one_story_of_five(seeds_out: Path) -> None:
     assert read(seeds_out, "rejects") == []
 
 
+def test_members_relation_and_similarity_to_the_canonical(seeds_out: Path, tmp_path: Path) -> None:
+    """Copies of the canonical seed: one in capitals with doubled spaces is an exact copy, one
+    without its last paragraphs a near copy; a member's similarity to the canonical is the score
+    of its verified pair, whichever of the two documents became the canonical."""
+    from conftest import SEEDS
+
+    canonical = next(d for d in read(seeds_out, "documents") if d["is_canonical"])
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for seed in SEEDS.glob("*.txt"):
+        (corpus / seed.name).write_bytes(seed.read_bytes())
+    text = (SEEDS / canonical["doc_id"]).read_text(encoding="utf-8")
+    (corpus / "copy-shouted.txt").write_text(text.upper().replace(" ", "  "), encoding="utf-8")
+    (corpus / "copy-trimmed.txt").write_text("\n".join(text.splitlines()[:-6]), encoding="utf-8")
+    code, output = run_cli("run", str(corpus), "--out", str(tmp_path / "out"), "-q")
+    assert code == 0, output
+    docs = {d["doc_id"]: d for d in read(tmp_path / "out", "documents")}
+    assert docs[canonical["doc_id"]]["is_canonical"]
+    assert docs["copy-shouted.txt"]["relation"] == "exact"
+    assert docs["copy-trimmed.txt"]["relation"] == "near_copy"
+    scores = {frozenset((p["doc_a"], p["doc_b"])): p["similarity"] for p in read(tmp_path / "out", "pairs")}
+    members = [d for d in docs.values() if not d["is_canonical"]]
+    for member in members:
+        assert member["similarity_to_canonical"] == scores[frozenset((member["doc_id"], canonical["doc_id"]))]
+
+
 def test_seed_texts_are_clean(seeds_out: Path) -> None:
     for doc in read(seeds_out, "documents"):
         for junk in (

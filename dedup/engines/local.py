@@ -406,30 +406,53 @@ class _StoryContext:
     grouping: Grouping
     options: PipelineOptions
     policy: str
-    _last_canonical: tuple[int, str, set[str]] | None = field(default=None, init=False, repr=False)
+    # The verified pairs (low * n + high, ascending) and their similarities: most members of a
+    # story are verified with its canonical, and their score is already known.
+    _edge_keys: np.ndarray = field(init=False, repr=False)
+    _edge_similarities: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        edges = self.grouping.edges
+        pairs = np.array([(e.a, e.b) for e in edges], dtype=np.int64).reshape(-1, 2)
+        keys = pairs.min(axis=1) * len(self.docs) + pairs.max(axis=1)
+        order = np.argsort(keys, kind="stable")
+        self._edge_keys = keys[order]
+        self._edge_similarities = np.array([e.similarity for e in edges], dtype=np.float64)[order]
 
     def similarity_to(self, c: int, others: Sequence[int]) -> np.ndarray:
-        return self.grouping.verifier.similarity(
-            np.array([(c, o) for o in others], dtype=np.int64).reshape(-1, 2)
-        )
+        """The verifier similarity of c with each of ``others``, always scored as the pair
+        (lower index, higher index), as verification scores it: a value does not depend on
+        which document became the canonical."""
+        others = np.asarray(others, dtype=np.int64)
+        pairs = np.stack([np.minimum(others, c), np.maximum(others, c)], axis=1)
+        keys = pairs[:, 0] * len(self.docs) + pairs[:, 1]
+        position = np.searchsorted(self._edge_keys, keys)
+        found = position < len(self._edge_keys)
+        found[found] = self._edge_keys[position[found]] == keys[found]
+        out = np.empty(len(others), dtype=np.float64)
+        out[found] = self._edge_similarities[position[found]]
+        if not found.all():
+            out[~found] = self.grouping.verifier.similarity(pairs[~found])
+        return out
 
-    def relation_of(self, c: int, m: int) -> str:
-        # Exact copies compare equal up to whitespace and case.
-        canonical_text, canonical_shingles = self._canonical_view(c)
-        if canonical_text == " ".join(self.docs[m].text.lower().split()):
-            return "exact"
-        shingles = word_ngrams(list(self.grouping.tokens[m]), SHINGLE_WORDS)
-        if set_jaccard(canonical_shingles, shingles) >= self.options.near_copy_jaccard:
-            return "near_copy"
-        return "rewrite"
-
-    def _canonical_view(self, c: int) -> tuple[str, set[str]]:
-        """Document c's case- and space-folded text and its word 5-grams: a story's variants
-        are all compared with its canonical, which is read once."""
-        if self._last_canonical is None or self._last_canonical[0] != c:
-            text = " ".join(self.docs[c].text.lower().split())
-            self._last_canonical = (c, text, word_ngrams(list(self.grouping.tokens[c]), SHINGLE_WORDS))
-        return self._last_canonical[1], self._last_canonical[2]
+    def relations_to(self, c: int, others: Sequence[int]) -> list[str]:
+        """How each of ``others`` relates to c: an exact copy (equal up to whitespace and case),
+        a near copy (word 5-gram Jaccard of at least near_copy_jaccard), or a rewrite."""
+        tokens = self.grouping.tokens
+        canonical_shingles = word_ngrams(list(tokens[c]), SHINGLE_WORDS)
+        canonical_text: str | None = None
+        relations = []
+        for o in others:
+            jaccard = set_jaccard(canonical_shingles, word_ngrams(list(tokens[o]), SHINGLE_WORDS))
+            # An exact copy has the canonical's tokens, hence all its 5-grams: only then are
+            # the two texts read and compared.
+            if jaccard == 1.0:
+                canonical_text = canonical_text or " ".join(self.docs[c].text.lower().split())
+                if canonical_text == " ".join(self.docs[o].text.lower().split()):
+                    relations.append("exact")
+                    continue
+            relations.append("near_copy" if jaccard >= self.options.near_copy_jaccard else "rewrite")
+        return relations
 
     def story(self, members: Sequence[int]) -> Story:
         return canonicalise_story(
@@ -437,7 +460,7 @@ class _StoryContext:
             self.docs,
             self.grouping.weights,
             self.similarity_to,
-            self.relation_of,
+            self.relations_to,
             self.options,
             self.policy,
         )
