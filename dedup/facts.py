@@ -106,9 +106,12 @@ _COUNT_WORDS = (
     "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
     "twenty thirty forty fifty sixty seventy eighty ninety"
 ).split()
+# An optional multiplier or tens word ("two dozen", "a hundred", "twenty-seven"), a number word,
+# an optional scale ("three million").
 _NUMBER_WORDS = re.compile(
     r"\b((?:(?:a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-    r"fifty)\s+)?(?:" + "|".join(_COUNT_WORDS) + r"))\b(?:\s+(thousand|million|billion))?",
+    r"fifty|sixty|seventy|eighty|ninety)(?:\s+|-))?(?:" + "|".join(_COUNT_WORDS) + r"))\b"
+    r"(?:\s+(thousand|million|billion))?",
     re.I,
 )
 _NUMBER_WORD_CUES = frozenset(_COUNT_WORDS)
@@ -161,14 +164,21 @@ def _format_number(value: float) -> str:
 def _words_to_number(phrase: str) -> float | None:
     total = 1.0
     seen = False
-    for word in phrase.casefold().split():
-        if word == "a":
+    for word in phrase.casefold().replace("-", " ").split():
+        if word not in _UNITS:  # "a"
             continue
-        if word in _UNITS:
-            value = _UNITS[word]
-            total = total * value if (word.startswith("dozen") or word == "hundred") and seen else value
-            seen = True
+        value = _UNITS[word]
+        if seen and (word.startswith("dozen") or word == "hundred"):  # "two dozen", "a hundred"
+            total *= value
+        elif seen and value < 10 and total in _TENS:  # "twenty-seven", "sixty five"
+            total += value
+        else:
+            total = value
+        seen = True
     return total if seen else None
+
+
+_TENS = frozenset(range(20, 100, 10))
 
 
 @dataclass(frozen=True, slots=True)

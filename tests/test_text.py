@@ -68,6 +68,9 @@ def test_numbers_normalise_words_and_scales() -> None:
     assert _facts("more than two dozen accounts", "number") == {"24"}
     assert _facts("It cost $1,200 or 15%.", "number") == {"1200", "15%"}
     assert _facts("nineteen accounts", "number") == {"19"}
+    assert _facts("twenty-seven people and Sixty five cars", "number") == {"27", "65"}
+    assert _facts("twenty seven million people, a hundred cars", "number") == {"27000000", "100"}
+    assert _facts("Forty-niners and ninety accounts", "number") == {"40", "90"}
 
 
 def test_entities_and_quotes() -> None:
