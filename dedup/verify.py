@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -815,11 +815,14 @@ class Verifier:
         self,
         candidates: CandidatePairs | Mapping[tuple[int, int], Sequence[str]],
         body_tokens: Sequence[Sequence[str]],
+        shingles: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> list[PairEdge]:
         """The candidate pairs whose similarity reaches the threshold, with their signals.
 
         ``candidates``: a :class:`CandidatePairs`, or the ``{(i, j): (view names...)}`` form
-        (edges then come in its order)."""
+        (edges then come in its order). ``shingles``: the word 5-gram Jaccards of an array of
+        pairs (default: ``shingle_jaccards`` over ``body_tokens``, here; an engine may compute
+        the same values on several cores)."""
         if isinstance(candidates, CandidatePairs):
             pairs = candidates.pairs
         else:
@@ -839,7 +842,7 @@ class Verifier:
             views = candidates.select(keep).view_names()
         else:
             views = [tuple(candidates[pair]) for pair in map(tuple, pairs.tolist())]
-        shingles = shingle_jaccards(body_tokens, pairs)
+        jaccards = shingles(pairs) if shingles is not None else shingle_jaccards(body_tokens, pairs)
         days = [None if np.isnan(d) else int(d) for d in s.days_apart.tolist()]
         return [
             PairEdge(a, b, sim, body, title, jaccard, apart_days, names)
@@ -848,7 +851,7 @@ class Verifier:
                 s.similarity.tolist(),
                 s.body.tolist(),
                 s.title.tolist(),
-                shingles.tolist(),
+                jaccards.tolist(),
                 days,
                 views,
                 strict=True,

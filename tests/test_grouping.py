@@ -308,6 +308,31 @@ def test_shingle_jaccards_are_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     assert shingle_jaccards(texts, pairs[:50]).tolist() == expected[:50]
 
 
+def test_shingle_jaccards_on_forked_workers_equal_those_of_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The local engine computes verified pairs' 5-gram Jaccards in runs of pairs on forked
+    workers that read the spilled token ids: the same values, in the pairs' order."""
+    from dedup.engines import local
+    from dedup.store import SpilledArray
+
+    rng = np.random.default_rng(6)
+    paragraphs = [
+        p for f in sorted(SEEDS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n") if p
+    ]
+    docs = [Document(f"d{i:03d}", "x", "\n".join(rng.choice(paragraphs, 6).tolist())) for i in range(90)]
+    tokens = local.DocumentFeatures.of(docs, workers=2).tokens
+    assert isinstance(tokens.ids, SpilledArray)
+    pairs = np.array([(i, j) for i in range(90) for j in range(i + 1, 90, 3)])
+    expected = shingle_jaccards(list(tokens), pairs)
+    monkeypatch.setattr(local, "MIN_PAIRS_FOR_POOL", 10)
+    forked = []
+    monkeypatch.setattr(local, "fork_pool", lambda n: forked.append(n) or local.ProcessPoolExecutor(n))
+    assert local.parallel_shingle_jaccards(tokens, pairs, workers=2).tolist() == expected.tolist()
+    assert forked == [2]
+    assert local.parallel_shingle_jaccards(tokens, pairs[:5], workers=2).tolist() == expected[:5].tolist()
+
+
 # --- clustering of oversized components -------------------------------------------------------
 
 

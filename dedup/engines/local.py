@@ -43,7 +43,7 @@ from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
 from dedup.store import DocumentStore, document_heads
 from dedup.text import word_ngrams
-from dedup.verify import ENGINE_VECTOR_DTYPE, Verifier
+from dedup.verify import ENGINE_VECTOR_DTYPE, Verifier, shingle_jaccards
 from dedup.weights import TermWeights, background_table
 
 # Language of the term weights' background frequencies (TermWeights' default).
@@ -381,7 +381,10 @@ def group_documents(
         verifier = features.verifier(docs, weights, options)
         tokens = features.tokens
         del features  # their content and title ids: only the verifier's build reads them
-        edges = verifier.verify(candidates, tokens)
+        workers = pool_workers(options)
+        edges = verifier.verify(
+            candidates, tokens, partial(parallel_shingle_jaccards, tokens, workers=workers)
+        )
         n_candidates = len(candidates)
         del candidates
         release_freed_memory()
@@ -396,6 +399,31 @@ def group_documents(
             similarity_matrices=verifier.similarity_matrices,
         )
     return Grouping(edges, stories, n_candidates, verifier, weights, tokens)
+
+
+_FORKED_TOKENS: Sequence[Sequence[str]] | None = None
+# Below this many verified pairs, their 5-gram Jaccards are computed in this process.
+MIN_PAIRS_FOR_POOL = 2000
+
+
+def parallel_shingle_jaccards(tokens: Sequence[Sequence[str]], pairs: np.ndarray, workers: int) -> np.ndarray:
+    """``shingle_jaccards`` of ``pairs``, runs of consecutive pairs on ``workers`` forked
+    processes (each pair's value is exact, whichever run it is computed in): at 100k articles
+    they are most of verification's time, on one core."""
+    global _FORKED_TOKENS
+    runs = workers * 2 if workers > 1 and len(pairs) >= MIN_PAIRS_FOR_POOL else 1
+    chunks = np.array_split(pairs, runs)
+    _FORKED_TOKENS = tokens
+    try:
+        parts = list(parallel_map(_jaccards_in_worker, chunks, workers, "shingles", chunksize=1, min_items=2))
+    finally:
+        _FORKED_TOKENS = None
+    return np.concatenate(parts)
+
+
+def _jaccards_in_worker(pairs: np.ndarray) -> np.ndarray:
+    assert _FORKED_TOKENS is not None
+    return shingle_jaccards(_FORKED_TOKENS, pairs)
 
 
 @dataclass
