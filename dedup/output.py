@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -253,9 +254,19 @@ def build_tables(
 def write_table(table: Table, path: Path) -> None:
     # No timestamps or host data go into the file: identical tables give identical bytes.
     if isinstance(table, TableBatches):
-        with pq.ParquetWriter(path, table.schema, compression="zstd", write_statistics=True) as writer:
+        with (
+            pq.ParquetWriter(path, table.schema, compression="zstd", write_statistics=True) as writer,
+            ThreadPoolExecutor(max_workers=1) as encoder,
+        ):
+            # pyarrow encodes and compresses a batch without holding the GIL: the next batch's
+            # rows are built meanwhile. Batches are still written one after another, in order.
+            written: Future[None] | None = None
             for batch in table.batches():
-                writer.write_batch(batch)
+                if written is not None:
+                    written.result()
+                written = encoder.submit(writer.write_batch, batch)
+            if written is not None:
+                written.result()
     else:
         pq.write_table(table, path, compression="zstd", write_statistics=True)
     _fsync(path)

@@ -6,6 +6,7 @@ never rename or remove them. ``dedup schema`` prints these schemas.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -53,10 +54,23 @@ class Document:
     site: str | None = None
     author: str | None = None
     language: str | None = None
+    # (the text counted, its word count): extraction counts words in its worker (min_words),
+    # and the count travels with the document instead of being counted again for the outputs.
+    _word_count: tuple[str, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_words(self) -> int:
-        return len(self.text.split())
+        """Whitespace word count of ``text``."""
+        if self._word_count is None or self._word_count[0] is not self.text:
+            self._word_count = (self.text, len(self.text.split()))
+        return self._word_count[1]
+
+    def with_text(self, text: str, n_words: int | None = None) -> Document:
+        """This document with ``text`` instead; ``n_words``: that text's word count, if known."""
+        doc = dataclasses.replace(self, text=text)
+        if n_words is not None:
+            doc._word_count = (text, n_words)
+        return doc
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ class DocumentStore(Sequence[Document]):
         self._file = tempfile.TemporaryFile(dir=folder, prefix="newsdedup-texts-")  # noqa: SIM115 (the store owns it)
         self._heads: list[Document] = []  # each document with an empty text
         self._offsets = [0]  # text i is bytes offsets[i]:offsets[i + 1] of the file
+        self._word_counts: list[int] = []  # each text's, as extraction counted it
         self._order: np.ndarray | None = None  # position -> append index, once sealed
 
     def append(self, doc: Document) -> None:
@@ -41,6 +42,7 @@ class DocumentStore(Sequence[Document]):
         data = doc.text.encode("utf-8", errors="surrogatepass")
         self._file.write(data)
         self._offsets.append(self._offsets[-1] + len(data))
+        self._word_counts.append(doc.n_words)
         # Every record of a file carries the same path: one string for all of them.
         self._heads.append(dataclasses.replace(doc, text="", source_path=sys.intern(doc.source_path)))
 
@@ -65,7 +67,7 @@ class DocumentStore(Sequence[Document]):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         slot = self._slot(index)
-        return dataclasses.replace(self._heads[slot], text=self._text(slot))
+        return self._heads[slot].with_text(self._text(slot), self._word_counts[slot])
 
     def head(self, index: int) -> Document:
         """Document ``index`` without its text (``text`` is empty): metadata at no I/O."""

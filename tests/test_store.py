@@ -53,6 +53,23 @@ def test_store_reads_back_every_text_in_doc_id_order(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_word_counts_travel_with_documents_and_follow_their_text() -> None:
+    """A document counts its words once; a store keeps the count each document came with (a
+    made-up one here, to see it is not counted again); a new text is counted anew."""
+    doc = Document("a", "p", "one two\nthree ")
+    assert doc.n_words == 3
+    store = DocumentStore()
+    store.append(doc)
+    store.append(Document("b", "p", "").with_text("four words in here", n_words=99))
+    store.seal()
+    first, second = store
+    assert first == doc and first.n_words == 3
+    assert second.text == "four words in here" and second.n_words == 99
+    second.text = "just two"
+    assert second.n_words == 2
+    assert second.with_text("a b c d").n_words == 4
+
+
 def test_store_is_append_then_read_only() -> None:
     store = DocumentStore()
     store.append(Document("x", "p", "text"))
