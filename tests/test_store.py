@@ -178,6 +178,12 @@ def test_extraction_streams_in_batches_in_order(monkeypatch: pytest.MonkeyPatch)
     assert pooled == serial
     assert len(pooled) == 100
     assert 0 < sum(isinstance(r, Document) for r in pooled) < 100  # documents and rejects both
+    # Tasks of 3 text records, and of EXTRACT_CHUNK in a batch that holds a page.
+    monkeypatch.setattr(local, "EXTRACT_TEXT_CHUNK", 3)
+    page = SourceRecord("in/page.html", "r050", "<html><body><p>A page.</p></body></html>", "html")
+    records[50] = page
+    serial = list(local.extracted(records, PipelineOptions(workers=1, min_words=20)))
+    assert list(local.extracted(iter(records), PipelineOptions(workers=2, min_words=20))) == serial
 
 
 def test_text_tables_written_in_batches_equal_whole_tables(
