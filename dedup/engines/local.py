@@ -54,7 +54,9 @@ log = logging.getLogger("dedup")
 # Below this many items (or, for canonicalisation, this much work) a process pool costs more
 # than it saves.
 MIN_ITEMS_FOR_POOL = 64
-MIN_WORK_FOR_POOL = 2000
+# One task's worth (TASK_WORK): 1,170 web pages whose stories add up to 1,307 took 1.6 s
+# canonicalised in one process, on one core.
+MIN_WORK_FOR_POOL = 256
 # Records per extraction task: a page costs 10-100 ms and a few cost seconds, so small tasks
 # keep both workers busy to the end (larger ones left one worker alone on a slow run of pages).
 EXTRACT_CHUNK = 4
