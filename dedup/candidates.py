@@ -140,6 +140,20 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
+def find_sorted(sorted_keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """For each query, the value stored beside its key in ``sorted_keys`` (the first, if the
+    key repeats), or -1 for a key that is not there."""
+    out = np.full(len(queries), -1, dtype=np.int64)
+    if not len(sorted_keys):
+        return out
+    position = np.searchsorted(sorted_keys, queries)
+    inside = position < len(sorted_keys)
+    found = np.flatnonzero(inside)
+    found = found[sorted_keys[position[found]] == queries[found]]
+    out[found] = values[position[found]]
+    return out
+
+
 def segment_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """``start, start + 1, ..., start + length - 1`` for every segment, concatenated."""
     lengths = np.asarray(lengths, np.int64)

@@ -161,6 +161,9 @@ def _format_number(value: float) -> str:
     return f"{value:.0f}" if value == int(value) else f"{value:g}"
 
 
+_TENS = frozenset(range(20, 100, 10))
+
+
 def _words_to_number(phrase: str) -> float | None:
     total = 1.0
     seen = False
@@ -176,9 +179,6 @@ def _words_to_number(phrase: str) -> float | None:
             total = value
         seen = True
     return total if seen else None
-
-
-_TENS = frozenset(range(20, 100, 10))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +207,9 @@ def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
     has_digit = _DIGIT.search(sentence) is not None
     # Patterns with case-insensitive word alternations cost 5-20 us a sentence each; one pass
     # for the sentence's words, and a set test per pattern, skip them where they cannot match.
-    words = set(_ASCII_WORD.findall(sentence.casefold()))
+    ascii_words = set(_ASCII_WORD.findall(sentence.casefold()))
     for pattern, to_key, cues in _DATE_PATTERNS if has_digit else _DATE_PATTERNS[-1:]:
-        if cues is not None and cues.isdisjoint(words):
+        if cues is not None and cues.isdisjoint(ascii_words):
             continue
         for m in pattern.finditer(sentence):
             if any(m.start() < e and s < m.end() for s, e in taken):
@@ -225,7 +225,7 @@ def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
             value *= _SCALES[unit]
         suffix = "%" if unit in ("%", "percent", "per cent") else ""
         facts.append(Fact("number", _format_number(value) + suffix, m[0].strip()))
-    for m in _NUMBER_WORDS.finditer(sentence) if not _NUMBER_WORD_CUES.isdisjoint(words) else ():
+    for m in _NUMBER_WORDS.finditer(sentence) if not _NUMBER_WORD_CUES.isdisjoint(ascii_words) else ():
         value = _words_to_number(m[1])
         # "two countries" and a bare "dozens" are counting words, not reportable figures.
         bare = m[1].casefold() in ("dozen", "dozens", "hundred")

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import xxhash
 
-from dedup.candidates import segment_ranges
+from dedup.candidates import find_sorted, segment_ranges
 
 _ENCODING = ("utf-8", "surrogatepass")  # a text may hold a lone surrogate: keep it, do not fail
 _SEPARATOR = "\x00"
@@ -104,7 +104,7 @@ class Vocabulary(Sequence[str]):
     def ids_of(self, words: Sequence[str]) -> np.ndarray:
         """Each word's id, or -1 for a word not in the vocabulary."""
         sorted_hashes, ids_by_hash = self._lookup_index()
-        out = _find(sorted_hashes, ids_by_hash, word_hashes(words))
+        out = find_sorted(sorted_hashes, ids_by_hash, word_hashes(words))
         hit = np.flatnonzero(out >= 0)
         spelled = self.words(out[hit])
         for k, word, stored in zip(hit.tolist(), (words[k] for k in hit.tolist()), spelled, strict=True):
@@ -118,19 +118,6 @@ class Vocabulary(Sequence[str]):
             order = np.argsort(hashes, kind="stable")
             self._index = (hashes[order], order.astype(np.int32))
         return self._index
-
-
-def _find(sorted_hashes: np.ndarray, ids_by_hash: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """The id stored for each hash (the first, if several), or -1."""
-    out = np.full(len(hashes), -1, dtype=np.int64)
-    if not len(sorted_hashes):
-        return out
-    position = np.searchsorted(sorted_hashes, hashes)
-    inside = position < len(sorted_hashes)
-    found = np.flatnonzero(inside)
-    found = found[sorted_hashes[position[found]] == hashes[found]]
-    out[found] = ids_by_hash[position[found]]
-    return out
 
 
 def _spelled(vocabulary: Vocabulary, i: int) -> bytes:
@@ -201,7 +188,7 @@ class VocabularyBuilder:
         queries = hashes[hash_order]
         found_in_order = np.full(len(chunk), -1, dtype=np.int64)
         for sorted_hashes, run_ids in self._runs:  # a hash is in one run at most
-            found = _find(sorted_hashes, run_ids, queries)
+            found = find_sorted(sorted_hashes, run_ids, queries)
             found_in_order = np.where(found >= 0, found, found_in_order)
         ids = np.empty(len(chunk), dtype=np.int64)
         ids[hash_order] = found_in_order

@@ -21,7 +21,7 @@ from functools import partial
 
 import numpy as np
 
-from dedup.candidates import CandidatePairs, find_candidates
+from dedup.candidates import CandidatePairs, find_candidates, find_sorted
 from dedup.canonical import canonicalise_story
 from dedup.cluster import cluster_stories
 from dedup.config import PipelineOptions
@@ -440,18 +440,16 @@ class _StoryContext:
     grouping: Grouping
     options: PipelineOptions
     policy: str
-    # The verified pairs (low * n + high, ascending) and their similarities: most members of a
-    # story are verified with its canonical, and their score is already known.
-    _edge_keys: np.ndarray = field(init=False, repr=False)
-    _edge_similarities: np.ndarray = field(init=False, repr=False)
+    # The verified pairs' codes (low * n + high, ascending) and, beside each, its edge: most
+    # members of a story are verified with its canonical, and their score is already known.
+    _edge_codes: np.ndarray = field(init=False, repr=False)
+    _edge_of_code: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        edges = self.grouping.edges
-        pairs = np.array([(e.a, e.b) for e in edges], dtype=np.int64).reshape(-1, 2)
-        keys = pairs.min(axis=1) * len(self.docs) + pairs.max(axis=1)
-        order = np.argsort(keys, kind="stable")
-        self._edge_keys = keys[order]
-        self._edge_similarities = np.array([e.similarity for e in edges], dtype=np.float64)[order]
+        pairs = np.array([(e.a, e.b) for e in self.grouping.edges], dtype=np.int64).reshape(-1, 2)
+        codes = pairs.min(axis=1) * len(self.docs) + pairs.max(axis=1)
+        self._edge_of_code = np.argsort(codes, kind="stable")
+        self._edge_codes = codes[self._edge_of_code]
 
     def similarity_to(self, c: int, others: Sequence[int]) -> np.ndarray:
         """The verifier similarity of c with each of ``others``, always scored as the pair
@@ -459,12 +457,10 @@ class _StoryContext:
         which document became the canonical."""
         others = np.asarray(others, dtype=np.int64)
         pairs = np.stack([np.minimum(others, c), np.maximum(others, c)], axis=1)
-        keys = pairs[:, 0] * len(self.docs) + pairs[:, 1]
-        position = np.searchsorted(self._edge_keys, keys)
-        found = position < len(self._edge_keys)
-        found[found] = self._edge_keys[position[found]] == keys[found]
+        edge = find_sorted(self._edge_codes, self._edge_of_code, pairs[:, 0] * len(self.docs) + pairs[:, 1])
+        found = edge >= 0
         out = np.empty(len(others), dtype=np.float64)
-        out[found] = self._edge_similarities[position[found]]
+        out[found] = [self.grouping.edges[e].similarity for e in edge[found].tolist()]
         if not found.all():
             out[~found] = self.grouping.verifier.similarity(pairs[~found])
         return out
