@@ -543,23 +543,31 @@ def _same_vocabulary(
     )
 
 
-# Ids sorted at a time when ordering terms by first appearance: bounds that sort's memory.
+# Ids read at a time when ordering terms by first appearance: bounds the temporaries.
 APPEARANCE_BLOCK_IDS = 1 << 22
 
 
 def _first_appearances(sequences: Sequence[np.ndarray], size: int) -> np.ndarray:
     """The distinct values (in ``range(size)``) of the concatenated ``sequences``, in order of
-    first appearance; sorted a block at a time, each block keeping the values no earlier
-    block held."""
+    first appearance; a block at a time, each block keeping the values no earlier block held.
+
+    No sort: position i of a block is its value's first occurrence when the smallest position
+    of that value (``np.minimum.at``, exact whatever the order it visits) is i. At 10k articles
+    that is 0.02 s where ``np.unique(return_index=True)`` took 0.3."""
     seen = np.zeros(size, dtype=bool)
+    unset = np.int32(APPEARANCE_BLOCK_IDS)  # past every position of a block
+    first = np.full(size, unset, dtype=np.int32)
     parts = [np.zeros(0, dtype=np.int32)]  # term ids are int32, as the tokens' ids
     for values in sequences:
         for start in range(0, len(values), APPEARANCE_BLOCK_IDS):
-            distinct, first = np.unique(values[start : start + APPEARANCE_BLOCK_IDS], return_index=True)
-            new = ~seen[distinct]
-            distinct, first = distinct[new], first[new]
-            seen[distinct] = True
-            parts.append(distinct[np.argsort(first)].astype(np.int32))
+            block = np.asarray(values[start : start + APPEARANCE_BLOCK_IDS])
+            positions = np.arange(len(block), dtype=np.int32)
+            np.minimum.at(first, block, positions)
+            firsts = block[first[block] == positions]  # each value once, in order of appearance
+            first[block] = unset
+            new = firsts[~seen[firsts]]
+            seen[new] = True
+            parts.append(new.astype(np.int32))
     return np.concatenate(parts)
 
 
