@@ -513,6 +513,19 @@ def compose(
     return text, [added[k] for k in kept]
 
 
+def single_version_story(index: int, doc_id: str) -> Story:
+    """The story of one document: its own canonical, nothing to align or add (its text is
+    read from the documents when the tables are written)."""
+    return Story(
+        cluster_id=story_id([doc_id]),
+        canonical_index=index,
+        canonical_reason=ONLY_VERSION,
+        members=[Member(index, 1.0, "canonical")],
+        composed_text=None,
+        composed_additions=[],
+    )
+
+
 def canonicalise_story(
     member_indices: Sequence[int],
     docs: Sequence[Document],
@@ -526,16 +539,9 @@ def canonicalise_story(
     verifier similarity of the canonical to other members, ``relations_to(c, others)`` their
     relation labels."""
     members = list(member_indices)
-    story_docs = [docs[i] for i in members]
     if len(members) == 1:  # most stories of a corpus: nothing to align, the text as composed
-        return Story(
-            cluster_id=story_id([story_docs[0].doc_id]),
-            canonical_index=members[0],
-            canonical_reason=ONLY_VERSION,
-            members=[Member(members[0], 1.0, "canonical")],
-            composed_text=None,
-            composed_additions=[],
-        )
+        return single_version_story(members[0], docs[members[0]].doc_id)
+    story_docs = [docs[i] for i in members]
     by_text: dict[str, SentenceTable] = {}  # exact copies share one table
     for d in story_docs:
         if d.text not in by_text:

@@ -88,6 +88,41 @@ def test_members_relation_and_similarity_to_the_canonical(seeds_out: Path, tmp_p
         assert member["similarity_to_canonical"] == scores[frozenset((member["doc_id"], canonical["doc_id"]))]
 
 
+def test_members_known_from_verified_pairs_equal_members_scored_afresh(tmp_path: Path) -> None:
+    """Canonicalisation reads a member's similarity and 5-gram Jaccard (its relation) from the
+    verified pair with the canonical when there is one: the same values as scoring the pair
+    and comparing the shingles afresh, as it does for members without such a pair."""
+    from conftest import SEEDS
+    from dedup.config import PipelineOptions
+    from dedup.engines.local import Grouping, _StoryContext, group_documents, ingest_to_store
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    texts = {seed.name: seed.read_text(encoding="utf-8") for seed in SEEDS.glob("*.txt")}
+    for name, text in texts.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    options = PipelineOptions(paraphrase_model="none", workers=1)
+    _, seeds, _ = ingest_to_store([str(corpus)], options)
+    body = seeds[0].text  # cleaned: the seeds' trailing comments and bios are gone
+    paragraphs = body.splitlines()
+    (corpus / "copy-shouted.txt").write_text(body.upper().replace(" ", "  "), encoding="utf-8")
+    trimmed = "\n".join(paragraphs[: len(paragraphs) * 3 // 4])
+    (corpus / "copy-trimmed.txt").write_text(trimmed, encoding="utf-8")
+    _, docs, _ = ingest_to_store([str(corpus)], options)
+    grouping = group_documents(docs, options)
+    (story,) = [s for s in grouping.stories if len(s) > 1]
+    unpaired = Grouping([], grouping.stories, 0, grouping.verifier, grouping.weights, grouping.tokens)
+    known, afresh = (_StoryContext(docs, g, options, "coverage") for g in (grouping, unpaired))
+    seen: set[str] = set()
+    for c in story:
+        others = [o for o in story if o != c]
+        assert known.relations_to(c, others) == afresh.relations_to(c, others)
+        assert known.similarity_to(c, others).tolist() == afresh.similarity_to(c, others).tolist()
+        seen.update(known.relations_to(c, others))
+    assert seen == {"exact", "near_copy", "rewrite"}
+    assert len(grouping.edges) > 0  # the known values were read from pairs
+
+
 def test_seed_texts_are_clean(seeds_out: Path) -> None:
     for doc in read(seeds_out, "documents"):
         for junk in (

@@ -22,7 +22,7 @@ from functools import partial
 import numpy as np
 
 from dedup.candidates import CandidatePairs, find_candidates, find_sorted
-from dedup.canonical import canonicalise_story
+from dedup.canonical import canonicalise_story, single_version_story
 from dedup.cluster import cluster_stories
 from dedup.config import PipelineOptions
 from dedup.extract import extract_document
@@ -451,13 +451,17 @@ class _StoryContext:
         self._edge_of_code = np.argsort(codes, kind="stable")
         self._edge_codes = codes[self._edge_of_code]
 
+    def _verified_edges(self, c: int, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each pair (c, other) as (lower index, higher index), and its edge (-1: not verified)."""
+        pairs = np.stack([np.minimum(others, c), np.maximum(others, c)], axis=1)
+        codes = pairs[:, 0] * len(self.docs) + pairs[:, 1]
+        return pairs, find_sorted(self._edge_codes, self._edge_of_code, codes)
+
     def similarity_to(self, c: int, others: Sequence[int]) -> np.ndarray:
         """The verifier similarity of c with each of ``others``, always scored as the pair
         (lower index, higher index), as verification scores it: a value does not depend on
         which document became the canonical."""
-        others = np.asarray(others, dtype=np.int64)
-        pairs = np.stack([np.minimum(others, c), np.maximum(others, c)], axis=1)
-        edge = find_sorted(self._edge_codes, self._edge_of_code, pairs[:, 0] * len(self.docs) + pairs[:, 1])
+        pairs, edge = self._verified_edges(c, np.asarray(others, dtype=np.int64))
         found = edge >= 0
         out = np.empty(len(others), dtype=np.float64)
         out[found] = [self.grouping.edges[e].similarity for e in edge[found].tolist()]
@@ -468,12 +472,20 @@ class _StoryContext:
     def relations_to(self, c: int, others: Sequence[int]) -> list[str]:
         """How each of ``others`` relates to c: an exact copy (equal up to whitespace and case),
         a near copy (word 5-gram Jaccard of at least near_copy_jaccard), or a rewrite."""
-        tokens = self.grouping.tokens
-        canonical_shingles = word_ngrams(list(tokens[c]), SHINGLE_WORDS)
+        # A verified pair's 5-gram Jaccard is known (the same value, ``shingle_jaccards``):
+        # only the other members' shingles are built.
+        _, edge = self._verified_edges(c, np.asarray(others, dtype=np.int64))
+        edges, tokens = self.grouping.edges, self.grouping.tokens
+        canonical_shingles: set[str] | None = None
         canonical_text: str | None = None
         relations = []
-        for o in others:
-            jaccard = set_jaccard(canonical_shingles, word_ngrams(list(tokens[o]), SHINGLE_WORDS))
+        for o, e in zip(others, edge.tolist(), strict=True):
+            if e >= 0:
+                jaccard = edges[e].shingle_jaccard
+            else:
+                if canonical_shingles is None:
+                    canonical_shingles = word_ngrams(list(tokens[c]), SHINGLE_WORDS)
+                jaccard = set_jaccard(canonical_shingles, word_ngrams(list(tokens[o]), SHINGLE_WORDS))
             # An exact copy has the canonical's tokens, hence all its 5-grams: only then are
             # the two texts read and compared.
             if jaccard == 1.0:
@@ -558,9 +570,10 @@ def canonicalise(
     for batch, batch_stories in zip(batches, done, strict=True):
         for i, story in zip(batch, batch_stories, strict=True):
             results[i] = story
+    heads = document_heads(docs)  # a single version's story needs its doc_id, not its text
     for i, members in enumerate(stories):
         if results[i] is None:
-            results[i] = context.story(members)
+            results[i] = single_version_story(members[0], heads[members[0]].doc_id)
     return results  # type: ignore[return-value]
 
 
