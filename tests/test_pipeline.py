@@ -280,3 +280,25 @@ def test_eval_scores_a_grouping_against_labels(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x"}\n')
     assert run_cli("eval", str(bad), str(out))[0] == 2
+
+
+def test_plain_text_runs_never_load_the_html_extractor(tmp_path: Path) -> None:
+    """trafilatura and its dependencies (0.15 s of start-up) load only for corpora with pages;
+    a corpus with a page still extracts it."""
+    from conftest import SEEDS
+
+    page = tmp_path / "pages"
+    page.mkdir()
+    body = " ".join(SEEDS.joinpath("001_499202b887901f4b.txt").read_text(encoding="utf-8").split()[:300])
+    (page / "story.html").write_text(f"<html><body><article><p>{body}</p></article></body></html>")
+    script = (
+        "import sys\n"
+        "from dedup.config import PipelineOptions\n"
+        "from dedup.engines.local import run_pipeline\n"
+        "result = run_pipeline(sys.argv[1:], PipelineOptions(paraphrase_model='none', workers=1))\n"
+        "print(len(result.documents), 'trafilatura' in sys.modules)\n"
+    )
+    for inputs, expected in (([str(SEEDS)], "5 False"), ([str(SEEDS), str(page)], "6 True")):
+        run = subprocess.run([sys.executable, "-c", script, *inputs], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split() == expected.split()

@@ -25,7 +25,7 @@ from dedup.candidates import CandidatePairs, find_candidates, find_sorted
 from dedup.canonical import canonicalise_story, single_version_story
 from dedup.cluster import cluster_stories
 from dedup.config import PipelineOptions
-from dedup.extract import extract_document
+from dedup.extract import extract_document, load_html_extractor
 from dedup.fingerprint import (
     SHINGLE_WORDS,
     EncodedChunk,
@@ -316,10 +316,13 @@ def extracted(records: Iterable[SourceRecord], options: PipelineOptions) -> Iter
     running: Iterator[Document | Reject] = iter(())
     try:
         for batch in batches:
+            pages = any(r.content_type == "html" for r in batch)
+            if pages:
+                load_html_extractor()  # before the workers fork: imported once, shared
             if pool is None and workers > 1 and len(batch) >= MIN_ITEMS_FOR_POOL:
                 pool = fork_pool(workers)
             # Executor.map submits the whole batch at once and yields results in order.
-            chunk = EXTRACT_CHUNK if any(r.content_type == "html" for r in batch) else EXTRACT_TEXT_CHUNK
+            chunk = EXTRACT_CHUNK if pages else EXTRACT_TEXT_CHUNK
             submitted = pool.map(work, batch, chunksize=chunk) if pool else map(work, batch)
             yield from running
             running = submitted

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from dedup.extract.html import extract_html
+import importlib
+
 from dedup.extract.text import clean_plain_text
 from dedup.records import Document, Reject, SourceRecord
+
+
+def load_html_extractor() -> None:
+    """Import the HTML extractor (trafilatura, htmldate, lxml: 0.15 s and 300 modules) now; an
+    engine calls this before forking workers for pages, so they share one import. A corpus of
+    plain text never loads it."""
+    importlib.import_module("dedup.extract.html")
 
 
 def extract_document(record: SourceRecord, min_words: int = 15) -> Document | Reject:
     """Body text and metadata of one record; a Reject when no article remains."""
     if record.content_type == "html":
+        from dedup.extract.html import extract_html
+
         page = extract_html(record.content, url=record.url)
         if page is None:
             return Reject(
