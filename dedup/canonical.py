@@ -27,7 +27,7 @@ from scipy import sparse
 from dedup.candidates import segment_ranges, sorted_unique
 from dedup.config import PipelineOptions
 from dedup.extract.boilerplate import is_heading
-from dedup.facts import Fact, extract_facts
+from dedup.facts import Fact, extract_facts, extract_figures
 from dedup.paraphrase import NONE, CanonicalEmbeddings, encoder
 from dedup.records import Addition, ComposedAddition, Document, Member, Story
 from dedup.text import content_words, split_sentences, tokens
@@ -248,11 +248,12 @@ class StoryAligner:
         return shared[np.arange(nv), best] / mass, best
 
     def stated(self, c: int) -> tuple[dict[str, set[str]], set[str]]:
-        """The facts (by kind, normalised) and tokens document c states, computed once."""
+        """The dates and numbers (normalised keys by kind) and the tokens document c states,
+        computed once: names and quotes are stated when their words are (``_fact_is_stated``)."""
         if c not in self._stated:
-            keys: dict[str, set[str]] = {"date": set(), "number": set(), "entity": set(), "quote": set()}
+            keys: dict[str, set[str]] = {"date": set(), "number": set()}
             for sentence in self.tables[c].sentences:
-                for fact in extract_facts(sentence, counting_words=True):
+                for fact in extract_figures(sentence, counting_words=True):
                     keys[fact.kind].add(fact.key)
             self._stated[c] = (keys, {t for s in self.tables[c].sentences for t in _sentence_tokens(s)})
         return self._stated[c]

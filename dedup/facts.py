@@ -197,13 +197,20 @@ def extract_facts(sentence: str, counting_words: bool = False) -> list[Fact]:
     return list(_facts_of(sentence, counting_words))
 
 
+def extract_figures(sentence: str, counting_words: bool = False) -> list[Fact]:
+    """The dates and numbers of ``extract_facts`` alone (the same facts of those kinds):
+    what states a date or number is a date or number, while names and quotes are matched on
+    words, so a canonical's names and quotes need not be extracted."""
+    return list(_figures_of(sentence, counting_words))
+
+
 # The versions of a story repeat most of each other's sentences: each is read once per worker.
 @lru_cache(maxsize=1 << 16)
-def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
+def _figures_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
     facts: list[Fact] = []
     taken: list[tuple[int, int]] = []
-    # Every date pattern but the weekday one, and every figure, has a digit; every quote a
-    # quotation mark: most sentences skip most patterns.
+    # Every date pattern but the weekday one, and every figure, has a digit: most sentences
+    # skip most patterns.
     has_digit = _DIGIT.search(sentence) is not None
     # Patterns with case-insensitive word alternations cost 5-20 us a sentence each; one pass
     # for the sentence's words, and a set test per pattern, skip them where they cannot match.
@@ -234,6 +241,12 @@ def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
         if m[2]:
             value *= _SCALES[m[2].casefold()]
         facts.append(Fact("number", _format_number(value), m[0].strip()))
+    return tuple(facts)
+
+
+@lru_cache(maxsize=1 << 16)
+def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
+    facts = list(_figures_of(sentence, counting_words))
     for m in _QUOTE.finditer(sentence) if any(q in sentence for q in _OPENING_QUOTES) else ():
         words = content_tokens(m[1])
         if len(words) >= 2:

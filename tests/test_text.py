@@ -99,12 +99,8 @@ class _NeverDisjoint(frozenset):
         return False
 
 
-def test_facts_skip_only_patterns_that_cannot_match(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A pattern is skipped when the sentence has none of its words: what every pattern run on
-    every sentence finds is found all the same."""
-    from dedup import facts
-
-    sentences = [
+def _fact_sentences() -> list[str]:
+    return [
         *(
             line
             for path in sorted(SEEDS.glob("*.txt"))
@@ -115,15 +111,44 @@ def test_facts_skip_only_patterns_that_cannot_match(monkeypatch: pytest.MonkeyPa
         "Ninety-nine left on Friday 3.",
         "Dozens came; a hundred stayed; Twenty  thousand left on 4 Nov. and Nov 5th, 2019.",
         "Rules from 2025-07-24 (Wednesday) set fifty-two limits; x2two and two_dozen are no words.",
+        'Minister Jane Doe said "the 40 banned groups stay banned" on July 24 in Kabul.',
     ]
-    gated = [extract_facts(s, counting_words=c) for s in sentences for c in (False, True)]
+
+
+def _clear_fact_caches() -> None:
+    from dedup import facts
+
     facts._facts_of.cache_clear()
+    facts._figures_of.cache_clear()
+
+
+def test_facts_skip_only_patterns_that_cannot_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pattern is skipped when the sentence has none of its words: what every pattern run on
+    every sentence finds is found all the same."""
+    from dedup import facts
+
+    sentences = _fact_sentences()
+    gated = [extract_facts(s, counting_words=c) for s in sentences for c in (False, True)]
+    _clear_fact_caches()
     ungated = [(p, key, None) for p, key, _ in facts._DATE_PATTERNS]
     monkeypatch.setattr(facts, "_DATE_PATTERNS", ungated)
     monkeypatch.setattr(facts, "_NUMBER_WORD_CUES", _NeverDisjoint())
     assert [extract_facts(s, counting_words=c) for s in sentences for c in (False, True)] == gated
     assert sum(map(len, gated)) > 100
-    facts._facts_of.cache_clear()
+    _clear_fact_caches()
+
+
+def test_figures_are_the_dates_and_numbers_of_the_facts() -> None:
+    from dedup.facts import extract_figures
+
+    sentences = _fact_sentences()
+    for counting_words in (False, True):
+        _clear_fact_caches()  # figures first, then facts: neither reads the other's cache entry
+        figures = [extract_figures(s, counting_words) for s in sentences]
+        facts = [extract_facts(s, counting_words) for s in sentences]
+        assert figures == [[f for f in found if f.kind in ("date", "number")] for found in facts]
+        assert {f.kind for found in facts for f in found} == {"date", "number", "entity", "quote"}
+        assert sum(map(len, figures)) > 30
 
 
 # --- the fast paths give what the plain patterns give -----------------------------------------
