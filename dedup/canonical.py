@@ -149,25 +149,54 @@ class SentenceTable:
 MAX_STORY_SENTENCES_DENSE = 4000
 
 
-def _windows(present: sparse.csr_matrix, sizes: Sequence[int]) -> sparse.csr_matrix:
-    """Each pair of adjacent sentences of one document as one 0/1 row, for the documents whose
-    sentences are the consecutive rows of ``present`` (``sizes`` of them each): the union of
-    the two rows' columns, sorted, as ``present[i] + present[i + 1]`` clipped to 1 stores it."""
+def _windows(indptr: np.ndarray, terms: np.ndarray, sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair of adjacent sentences of one document as one row, for the documents whose
+    sentences are the consecutive rows (``indptr``, ``terms``: CSR, terms ascending in each
+    row; ``sizes`` rows a document): the union of the two rows' terms, ascending, as
+    (indptr, terms)."""
     sizes = np.asarray(sizes, dtype=np.int64)
     firsts = segment_ranges(np.cumsum(sizes) - sizes, np.maximum(sizes - 1, 0))
-    width = present.shape[1]
+    width = int(terms.max()) + 1 if len(terms) else 1
     # Rows i and i + 1 are adjacent in the CSR: a window's entries are one contiguous run.
-    begin = present.indptr[firsts]
-    lengths = present.indptr[firsts + 2] - begin
+    begin = indptr[firsts]
+    lengths = indptr[firsts + 2] - begin
     positions = segment_ranges(begin, lengths)
     window_of = np.repeat(np.arange(len(firsts), dtype=np.int64), lengths)
-    codes = sorted_unique(window_of * width + present.indices[positions])
+    codes = sorted_unique(window_of * width + terms[positions])
     rows, columns = np.divmod(codes, width)
-    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=len(firsts)))))
-    return sparse.csr_matrix(
-        (np.ones(len(codes)), columns.astype(present.indices.dtype), indptr.astype(present.indptr.dtype)),
-        shape=(len(firsts), width),
-    )
+    return np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=len(firsts))))), columns
+
+
+def _csr(indptr: np.ndarray, terms: np.ndarray, values: np.ndarray | None, width: int) -> sparse.csr_matrix:
+    data = np.ones(len(terms)) if values is None else values
+    return sparse.csr_matrix((data, terms, indptr), shape=(len(indptr) - 1, width))
+
+
+def shared_weight(
+    a: tuple[np.ndarray, np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Dense (rows of a, rows of b): cell (i, j) adds a's values of the terms that row i of a
+    and row j of b share. ``a`` is (indptr, terms, values), ``b`` (indptr, terms), CSR with
+    each row's terms distinct and ascending.
+
+    Every cell is the one of the sparse product ``A @ B.T`` (B as 0/1), to the bit: scipy's
+    product adds, from 0.0, row i's values in its stored (ascending) term order, and so does
+    ``np.bincount`` here, its contributions being listed term by term. For a story's few
+    hundred sentences this costs a fraction of building the sparse matrices."""
+    (a_indptr, a_terms, a_values), (b_indptr, b_terms) = a, b
+    n_a, n_b = len(a_indptr) - 1, len(b_indptr) - 1
+    a_rows = np.repeat(np.arange(n_a, dtype=np.int64), np.diff(a_indptr))
+    b_rows = np.repeat(np.arange(n_b, dtype=np.int64), np.diff(b_indptr))
+    b_by_term = np.argsort(b_terms, kind="stable")
+    b_sorted = b_terms[b_by_term]
+    a_by_term = np.argsort(a_terms, kind="stable")
+    term = a_terms[a_by_term]
+    first = np.searchsorted(b_sorted, term, side="left")
+    count = np.searchsorted(b_sorted, term, side="right") - first
+    left = np.repeat(a_by_term, count)  # entry of a, one per (entry of a, entry of b) sharing a term
+    right = b_by_term[segment_ranges(first, count)]
+    cells = a_rows[left] * n_b + b_rows[right]
+    return np.bincount(cells, weights=a_values[left], minlength=n_a * n_b).reshape(n_a, n_b)
 
 
 class StoryAligner:
@@ -199,31 +228,39 @@ class StoryAligner:
         indptr = np.concatenate([[0], np.cumsum(list(map(len, rows)))]).astype(np.int64)
         sizes = [len(table.terms) for table in tables]
         n_rows, width = int(sum(sizes)), max(len(vocabulary), 1)
-        # weighted: idf of each distinct term per sentence; present: the same pattern as 0/1.
-        # Terms are sorted by column within each row (as the COO-built matrices of earlier
-        # versions had them): float sums in another order could differ in the last bit.
-        self._weighted = sparse.csr_matrix(
-            (vals, np.array(cols, dtype=np.int64), indptr), shape=(n_rows, width)
-        )
-        self._weighted.sort_indices()
-        self._present = self._weighted.copy()
-        self._present.data[:] = 1.0
+        # One row per sentence: idf of each distinct term, terms ascending in each row (the
+        # order sums are taken in, as the sparse matrices of earlier versions stored them:
+        # float sums in another order could differ in the last bit).
+        entry_rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
+        ascending = np.argsort(entry_rows * width + np.array(cols, dtype=np.int64), kind="stable")
+        self._rows = (indptr, np.array(cols, dtype=np.int64)[ascending], vals[ascending])
+        self._width = width
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self._window_offsets = np.concatenate([[0], np.cumsum([max(n - 1, 0) for n in sizes])]).astype(
             np.int64
         )
-        mass = np.asarray(self._weighted.sum(axis=1)).ravel()
+        # Each sentence's weight, summed as scipy's ``sum(axis=1)`` of the rows sums (reduceat).
+        mass = np.zeros(n_rows)
+        nonempty = np.flatnonzero(np.diff(indptr))
+        if len(nonempty):
+            mass[nonempty] = np.add.reduceat(self._rows[2], indptr[nonempty])
         self.mass = [mass[self._offsets[d] : self._offsets[d + 1]] for d in range(len(tables))]
         self.term_sets = [set().union(*table.terms) for table in tables]
-        self._windows = _windows(self._present, sizes)
-        # Choosing the canonical aligns every pair of versions: below a size bound, one sparse
-        # product over all the story's sentences (and adjacent-sentence windows) serves them all.
+        self._windows = _windows(indptr, self._rows[1], sizes)
+        # Choosing the canonical aligns every pair of versions: below a size bound, one product
+        # over all the story's sentences (and adjacent-sentence windows) serves them all.
         self._shared = self._merged = None
         self._stated: dict[int, tuple[dict[str, set[str]], set[str]]] = {}
         self._embedded: dict[tuple[str, int], CanonicalEmbeddings] = {}
         if 0 < n_rows <= MAX_STORY_SENTENCES_DENSE:
-            self._shared = (self._weighted @ self._present.T).toarray()
-            self._merged = (self._weighted @ self._windows.T).toarray()
+            self._shared = shared_weight(self._rows, self._rows[:2])
+            self._merged = shared_weight(self._rows, self._windows)
+        else:  # pair by pair, on sparse matrices
+            self._sparse = (
+                _csr(*self._rows, width),
+                _csr(*self._rows[:2], None, width),
+                _csr(*self._windows, None, width),
+            )
 
     def align(self, v: int, c: int) -> tuple[np.ndarray, np.ndarray]:
         """For each sentence of document v: best containment score in document c and the
@@ -238,8 +275,9 @@ class StoryAligner:
             shared = self._shared[rows, columns]
             merged = self._merged[rows, windows]
         else:
-            shared = (self._weighted[rows] @ self._present[columns].T).toarray()
-            merged = (self._weighted[rows] @ self._windows[windows].T).toarray()
+            weighted, present, adjacent = self._sparse
+            shared = (weighted[rows] @ present[columns].T).toarray()
+            merged = (weighted[rows] @ adjacent[windows].T).toarray()
         if nc > 1:  # adjacent canonical pairs catch a variant sentence that merges two
             merged = np.hstack([merged, np.zeros((nv, 1))])
             shared = np.where(merged > shared * 1.25, merged, shared)

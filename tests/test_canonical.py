@@ -276,10 +276,51 @@ def test_sentence_windows_equal_the_sum_of_adjacent_rows() -> None:
     firsts = [s + k for s, n in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True) for k in range(n - 1)]
     expected = (present[firsts] + present[[f + 1 for f in firsts]]).tocsr()
     expected.data = np.minimum(expected.data, 1.0)
-    windows = _windows(present, sizes)
-    assert windows.shape == expected.shape == (len(firsts), 40)
-    assert windows.has_sorted_indices
-    assert np.array_equal(windows.indptr, expected.indptr)
-    assert np.array_equal(windows.indices, expected.indices)
-    assert windows.data.tobytes() == expected.data.tobytes()
-    assert _windows(present[:0], []).shape == (0, 40)
+    indptr, terms = _windows(present.indptr.astype(np.int64), present.indices.astype(np.int64), sizes)
+    assert len(indptr) == len(firsts) + 1
+    assert np.array_equal(indptr, expected.indptr)
+    assert np.array_equal(terms, expected.indices)
+    empty_indptr, empty_terms = _windows(np.zeros(1, np.int64), np.zeros(0, np.int64), [])
+    assert empty_indptr.tolist() == [0] and len(empty_terms) == 0
+
+
+def test_shared_weight_is_the_sparse_product_to_the_bit() -> None:
+    """Cell (i, j): a's values over the terms rows i and j share, added in ascending term
+    order, as scipy's sparse product adds them; empty rows and no shared term give 0."""
+    from scipy import sparse
+
+    from dedup.canonical import shared_weight
+
+    rng = np.random.default_rng(11)
+    for n_a, n_b, width in ((1, 1, 1), (7, 5, 12), (40, 33, 300), (60, 2, 9)):
+        rows = []
+        for n in (n_a, n_b):
+            sizes = rng.integers(0, min(width, 25) + 1, n)
+            sizes[rng.integers(0, n)] = 0  # an empty row
+            terms = [np.sort(rng.choice(width, size, replace=False)) for size in sizes]
+            indptr = np.concatenate(([0], np.cumsum(sizes)))
+            rows.append((indptr, np.concatenate(terms).astype(np.int64), rng.random(int(sizes.sum())) * 7))
+        (a_indptr, a_terms, a_values), (b_indptr, b_terms, _) = rows
+        weighted = sparse.csr_matrix((a_values, a_terms, a_indptr), shape=(n_a, width))
+        present = sparse.csr_matrix((np.ones(len(b_terms)), b_terms, b_indptr), shape=(n_b, width))
+        expected = (weighted @ present.T).toarray()
+        got = shared_weight((a_indptr, a_terms, a_values), (b_indptr, b_terms))
+        assert got.tobytes() == expected.tobytes()
+        assert (expected > 0).any() or n_a * n_b == 1
+
+
+def test_story_wide_alignment_equals_pair_by_pair(
+    seed_story: tuple[list[Document], StoryAligner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A story above MAX_STORY_SENTENCES_DENSE is aligned pair by pair on sparse matrices:
+    the same scores and sentences as the story-wide products."""
+    docs, dense = seed_story
+    monkeypatch.setattr(dedup.canonical, "MAX_STORY_SENTENCES_DENSE", 0)
+    pairwise = StoryAligner(dense.tables, TermWeights.fit([content_tokens(d.text) for d in docs]))
+    assert dense._shared is not None and pairwise._shared is None
+    for v in range(len(docs)):
+        assert pairwise.mass[v].tobytes() == dense.mass[v].tobytes()
+        for c in range(len(docs)):
+            if v != c:
+                (s1, b1), (s2, b2) = dense.align(v, c), pairwise.align(v, c)
+                assert s1.tobytes() == s2.tobytes() and b1.tolist() == b2.tolist()
