@@ -172,6 +172,12 @@ def _csr(indptr: np.ndarray, terms: np.ndarray, values: np.ndarray | None, width
     return sparse.csr_matrix((data, terms, indptr), shape=(len(indptr) - 1, width))
 
 
+# Products of shared_weight listed at once (32 bytes each): a story of thousands of versions of
+# one text shares many terms between every pair of its sentences, and is taken a block of rows
+# at a time.
+SHARED_PRODUCTS_PER_PASS = 1 << 22
+
+
 def shared_weight(
     a: tuple[np.ndarray, np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
 ) -> np.ndarray:
@@ -181,10 +187,12 @@ def shared_weight(
 
     Every cell is the one of the sparse product ``A @ B.T`` (B as 0/1), to the bit: scipy's
     product adds, from 0.0, row i's values in its stored (ascending) term order, and so does
-    ``np.bincount`` here, its contributions being listed term by term. For a story's few
-    hundred sentences this costs a fraction of building the sparse matrices."""
+    ``np.bincount`` here, its products being listed term by term (a block of a's rows at a
+    time, each cell's products all in one block). For a story's few hundred sentences this
+    costs a fraction of building the sparse matrices."""
     (a_indptr, a_terms, a_values), (b_indptr, b_terms) = a, b
     n_a, n_b = len(a_indptr) - 1, len(b_indptr) - 1
+    out = np.zeros((n_a, n_b))
     a_rows = np.repeat(np.arange(n_a, dtype=np.int64), np.diff(a_indptr))
     b_rows = np.repeat(np.arange(n_b, dtype=np.int64), np.diff(b_indptr))
     b_by_term = np.argsort(b_terms, kind="stable")
@@ -193,10 +201,22 @@ def shared_weight(
     term = a_terms[a_by_term]
     first = np.searchsorted(b_sorted, term, side="left")
     count = np.searchsorted(b_sorted, term, side="right") - first
-    left = np.repeat(a_by_term, count)  # entry of a, one per (entry of a, entry of b) sharing a term
-    right = b_by_term[segment_ranges(first, count)]
-    cells = a_rows[left] * n_b + b_rows[right]
-    return np.bincount(cells, weights=a_values[left], minlength=n_a * n_b).reshape(n_a, n_b)
+    # Rows r0..r1 - 1 of a per pass, at most SHARED_PRODUCTS_PER_PASS products (or one row).
+    entry_rows = a_rows[a_by_term]
+    per_row = np.cumsum(np.bincount(entry_rows, weights=count, minlength=n_a))
+    r0 = 0
+    while r0 < n_a:
+        done = per_row[r0 - 1] if r0 else 0.0
+        r1 = max(int(np.searchsorted(per_row, done + SHARED_PRODUCTS_PER_PASS, side="right")), r0 + 1)
+        whole = r0 == 0 and r1 == n_a
+        chosen = slice(None) if whole else np.flatnonzero((entry_rows >= r0) & (entry_rows < r1))
+        # One product per (entry of a, entry of b) sharing a term, term by term.
+        left = np.repeat(a_by_term[chosen], count[chosen])
+        right = b_by_term[segment_ranges(first[chosen], count[chosen])]
+        cells = (a_rows[left] - r0) * n_b + b_rows[right]
+        out[r0:r1] = np.bincount(cells, weights=a_values[left], minlength=(r1 - r0) * n_b).reshape(-1, n_b)
+        r0 = r1
+    return out
 
 
 class StoryAligner:

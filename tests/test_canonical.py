@@ -284,13 +284,18 @@ def test_sentence_windows_equal_the_sum_of_adjacent_rows() -> None:
     assert empty_indptr.tolist() == [0] and len(empty_terms) == 0
 
 
-def test_shared_weight_is_the_sparse_product_to_the_bit() -> None:
+@pytest.mark.parametrize("per_pass", [1 << 22, 50, 1])
+def test_shared_weight_is_the_sparse_product_to_the_bit(
+    per_pass: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Cell (i, j): a's values over the terms rows i and j share, added in ascending term
-    order, as scipy's sparse product adds them; empty rows and no shared term give 0."""
+    order, as scipy's sparse product adds them; empty rows and no shared term give 0. Taken
+    in one pass or a block of rows at a time, the same cells."""
     from scipy import sparse
 
     from dedup.canonical import shared_weight
 
+    monkeypatch.setattr(dedup.canonical, "SHARED_PRODUCTS_PER_PASS", per_pass)
     rng = np.random.default_rng(11)
     for n_a, n_b, width in ((1, 1, 1), (7, 5, 12), (40, 33, 300), (60, 2, 9)):
         rows = []
