@@ -167,10 +167,13 @@ def clusters_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Tab
 
 
 def additions_table(docs: Sequence[Document], stories: Sequence[Story]) -> pa.Table:
+    heads = document_heads(docs)  # doc_ids only: no text is read
     rows = []
     for story in stories:
         for member in story.members:
-            doc_id = docs[member.doc_index].doc_id
+            if not member.additions:
+                continue
+            doc_id = heads[member.doc_index].doc_id
             for position, addition in enumerate(member.additions):
                 rows.append(
                     (
@@ -219,9 +222,10 @@ def pair_signals(e: PairEdge) -> dict[str, Any]:
 
 
 def pairs_table(docs: Sequence[Document], edges: Sequence[PairEdge], story_of: Mapping[int, str]) -> pa.Table:
+    heads = document_heads(docs)  # doc_ids only: no text is read
     rows = []
     for e in edges:
-        a, b = sorted((docs[e.a].doc_id, docs[e.b].doc_id))
+        a, b = sorted((heads[e.a].doc_id, heads[e.b].doc_id))
         rows.append(
             {"doc_a": a, "doc_b": b, **pair_signals(e), "same_cluster": story_of[e.a] == story_of[e.b]}
         )

@@ -75,6 +75,12 @@ class DocumentStore(Sequence[Document]):
         """Document ``index`` without its text (``text`` is empty): metadata at no I/O."""
         return self._heads[self._slot(index)]
 
+    def heads(self) -> list[Document]:
+        """Every document without its text, in doc_id order (``head`` of each index)."""
+        if self._order is None:
+            raise RuntimeError("a store is read only once it is sealed")
+        return list(map(self._heads.__getitem__, self._order.tolist()))
+
     def _slot(self, index: int) -> int:
         """Where document ``index`` (in doc_id order) was appended."""
         if self._order is None:
@@ -94,7 +100,7 @@ class DocumentStore(Sequence[Document]):
 def document_heads(docs: Sequence[Document]) -> Sequence[Document]:
     """``docs`` for readers of metadata only: a store's heads (no text read), else ``docs``."""
     if isinstance(docs, DocumentStore):
-        return [docs.head(i) for i in range(len(docs))]
+        return docs.heads()
     return docs
 
 

@@ -50,6 +50,8 @@ def test_store_reads_back_every_text_in_doc_id_order(tmp_path: Path) -> None:
     # Metadata without the text, and the file left no name behind in its folder.
     heads = document_heads(store)
     assert [h.text for h in heads] == [""] * 4 and (heads[0].doc_id, heads[0].title) == ("a", "title a")
+    assert [h.doc_id for h in heads] == ["a", "b", "c", "d"]
+    assert heads == [store.head(i) for i in range(len(store))]
     assert list(tmp_path.iterdir()) == []
 
 
