@@ -168,6 +168,7 @@ def _windows(indptr: np.ndarray, terms: np.ndarray, sizes: Sequence[int]) -> tup
 
 
 def _csr(indptr: np.ndarray, terms: np.ndarray, values: np.ndarray | None, width: int) -> sparse.csr_matrix:
+    """The rows as a sparse matrix; ``values`` None for the 0/1 pattern."""
     data = np.ones(len(terms)) if values is None else values
     return sparse.csr_matrix((data, terms, indptr), shape=(len(indptr) - 1, width))
 
@@ -254,12 +255,12 @@ class StoryAligner:
         entry_rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
         ascending = np.argsort(entry_rows * width + np.array(cols, dtype=np.int64), kind="stable")
         self._rows = (indptr, np.array(cols, dtype=np.int64)[ascending], vals[ascending])
-        self._width = width
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self._window_offsets = np.concatenate([[0], np.cumsum([max(n - 1, 0) for n in sizes])]).astype(
             np.int64
         )
-        # Each sentence's weight, summed as scipy's ``sum(axis=1)`` of the rows sums (reduceat).
+        # Each sentence's weight: its values added by np.add.reduceat, as scipy's ``sum(axis=1)``
+        # of a CSR matrix adds them (the bits earlier versions had).
         mass = np.zeros(n_rows)
         nonempty = np.flatnonzero(np.diff(indptr))
         if len(nonempty):
