@@ -215,7 +215,8 @@ def shared_weight(
         left = np.repeat(a_by_term[chosen], count[chosen])
         right = b_by_term[segment_ranges(first[chosen], count[chosen])]
         cells = (a_rows[left] - r0) * n_b + b_rows[right]
-        out[r0:r1] = np.bincount(cells, weights=a_values[left], minlength=(r1 - r0) * n_b).reshape(-1, n_b)
+        sums = np.bincount(cells, weights=a_values[left], minlength=(r1 - r0) * n_b)
+        out[r0:r1] = sums.reshape(r1 - r0, n_b)  # (not -1: b may have no rows)
         r0 = r1
     return out
 

@@ -297,21 +297,23 @@ def test_shared_weight_is_the_sparse_product_to_the_bit(
 
     monkeypatch.setattr(dedup.canonical, "SHARED_PRODUCTS_PER_PASS", per_pass)
     rng = np.random.default_rng(11)
-    for n_a, n_b, width in ((1, 1, 1), (7, 5, 12), (40, 33, 300), (60, 2, 9)):
+    for n_a, n_b, width in ((1, 1, 1), (7, 5, 12), (40, 33, 300), (60, 2, 9), (3, 0, 4)):
         rows = []
         for n in (n_a, n_b):
             sizes = rng.integers(0, min(width, 25) + 1, n)
-            sizes[rng.integers(0, n)] = 0  # an empty row
+            if n:
+                sizes[rng.integers(0, n)] = 0  # an empty row
             terms = [np.sort(rng.choice(width, size, replace=False)) for size in sizes]
             indptr = np.concatenate(([0], np.cumsum(sizes)))
-            rows.append((indptr, np.concatenate(terms).astype(np.int64), rng.random(int(sizes.sum())) * 7))
+            all_terms = np.concatenate([np.zeros(0, np.int64), *terms]).astype(np.int64)
+            rows.append((indptr, all_terms, rng.random(int(sizes.sum())) * 7))
         (a_indptr, a_terms, a_values), (b_indptr, b_terms, _) = rows
         weighted = sparse.csr_matrix((a_values, a_terms, a_indptr), shape=(n_a, width))
         present = sparse.csr_matrix((np.ones(len(b_terms)), b_terms, b_indptr), shape=(n_b, width))
         expected = (weighted @ present.T).toarray()
         got = shared_weight((a_indptr, a_terms, a_values), (b_indptr, b_terms))
-        assert got.tobytes() == expected.tobytes()
-        assert (expected > 0).any() or n_a * n_b == 1
+        assert got.shape == expected.shape and got.tobytes() == expected.tobytes()
+        assert (expected > 0).any() or n_a * n_b <= 1
 
 
 def test_story_wide_alignment_equals_pair_by_pair(
@@ -329,3 +331,14 @@ def test_story_wide_alignment_equals_pair_by_pair(
             if v != c:
                 (s1, b1), (s2, b2) = dense.align(v, c), pairwise.align(v, c)
                 assert s1.tobytes() == s2.tobytes() and b1.tolist() == b2.tolist()
+
+
+def test_a_story_of_one_sentence_versions_aligns() -> None:
+    """Versions of one sentence each have no adjacent pairs: the story still aligns (its
+    window product has no columns; reshaping it by -1 failed on a web-page corpus)."""
+    weights = TermWeights.fit([["council", "vote", "budget"], ["council", "vote", "tax"]])
+    texts = ["The council approved the budget vote.", "The council approved the tax vote today."]
+    aligner = StoryAligner([SentenceTable.of(t) for t in texts], weights)
+    assert aligner._merged is not None and aligner._merged.shape == (2, 0)
+    scores, best = aligner.align(1, 0)
+    assert best.tolist() == [0] and 0 < scores[0] < 1
