@@ -245,7 +245,7 @@ class StoryAligner:
         rows = [distinct for table in tables for distinct in table.distinct_terms]
         in_rows = list(chain.from_iterable(rows))
         vocabulary: defaultdict[str, int] = defaultdict(count().__next__)  # numbered as first seen
-        cols = list(map(vocabulary.__getitem__, in_rows))
+        cols = np.fromiter(map(vocabulary.__getitem__, in_rows), dtype=np.int64, count=len(in_rows))
         vals = np.array(list(map(self.idf.__getitem__, in_rows)), dtype=np.float64)
         indptr = np.concatenate([[0], np.cumsum(list(map(len, rows)))]).astype(np.int64)
         sizes = [len(table.terms) for table in tables]
@@ -254,8 +254,8 @@ class StoryAligner:
         # order sums are taken in, as the sparse matrices of earlier versions stored them:
         # float sums in another order could differ in the last bit).
         entry_rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
-        ascending = np.argsort(entry_rows * width + np.array(cols, dtype=np.int64), kind="stable")
-        self._rows = (indptr, np.array(cols, dtype=np.int64)[ascending], vals[ascending])
+        ascending = np.argsort(entry_rows * width + cols, kind="stable")
+        self._rows = (indptr, cols[ascending], vals[ascending])
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self._window_offsets = np.concatenate([[0], np.cumsum([max(n - 1, 0) for n in sizes])]).astype(
             np.int64
