@@ -39,10 +39,11 @@ log = logging.getLogger("dedup")
 # trafilatura's fallbacks (readability and jusText, compared with its own result) cost a
 # third of its time and change the body of few pages: below this many characters, where they
 # can, the page is extracted again with them. Measured on both labelled sets
-# (benchmarks/extraction.py): F1 as with fallbacks on every page (0.9727 / 0.9312 against
-# 0.9727 / 0.9313), 1.30x / 1.17x the pages/s of bare trafilatura instead of 0.95x / 0.91x;
-# without fallbacks at all F1 drops to 0.9672 / 0.9265.
-FULL_EXTRACTION_BELOW_CHARS = 1000
+# (benchmarks/extraction.py), F1 Zyte / trafilatura's set: fallbacks on every page 0.9727 /
+# 0.9313; below 1,000 or 900 characters 0.9727 / 0.9312; below 800, 700, 600 or 500 0.9748 /
+# 0.9305-0.9296 (700: 0.9308); none 0.9672 / 0.9265. At 700, 119 of the 1,171 pages are
+# extracted twice instead of 170 (the second pass costs more than the first).
+FULL_EXTRACTION_BELOW_CHARS = 700
 # Below this many characters a precision-mode result is suspicious (a paywall or cookie stub)...
 SECOND_OPINION_MAX_CHARS = 300
 # ...and a recall-mode result replaces it when it is this many times longer.
