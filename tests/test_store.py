@@ -188,6 +188,25 @@ def test_extraction_streams_in_batches_in_order(monkeypatch: pytest.MonkeyPatch)
     assert list(local.extracted(iter(records), PipelineOptions(workers=2, min_words=20))) == serial
 
 
+def test_read_batches_bound_records_and_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches end at EXTRACT_BATCH records or before EXTRACT_BATCH_CHARS characters, whichever
+    comes first; a record longer than the bound is a batch alone; only the last is not full."""
+    monkeypatch.setattr(local, "EXTRACT_BATCH", 4)
+    monkeypatch.setattr(local, "EXTRACT_BATCH_CHARS", 100)
+    sizes = [10, 10, 10, 10, 10, 60, 50, 250, 30, 30]
+    records = [SourceRecord("in.jsonl", f"r{i}", "x" * n, "text") for i, n in enumerate(sizes)]
+    batches = list(local.read_batches(iter(records)))
+    assert [[r.doc_id for r in batch] for batch, _ in batches] == [
+        ["r0", "r1", "r2", "r3"],  # four records
+        ["r4", "r5"],  # 10 + 60 + 50 would pass 100 characters
+        ["r6"],
+        ["r7"],  # longer than the bound: alone
+        ["r8", "r9"],
+    ]
+    assert [full for _, full in batches] == [True, True, True, True, False]
+    assert list(local.read_batches(iter([]))) == []
+
+
 def test_text_tables_written_in_batches_equal_whole_tables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
