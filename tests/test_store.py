@@ -207,6 +207,28 @@ def test_read_batches_bound_records_and_characters(monkeypatch: pytest.MonkeyPat
     assert list(local.read_batches(iter([]))) == []
 
 
+def test_extraction_calls_meanwhile_once_before_any_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``meanwhile`` runs once, once the first batch is submitted and before its results are
+    read, with or without a pool; and once when there is nothing to extract."""
+    records = [SourceRecord("in.jsonl", f"r{i:02d}", f"word {i} " * 30, "text") for i in range(20)]
+    monkeypatch.setattr(local, "EXTRACT_BATCH", 7)
+    monkeypatch.setattr(local, "MIN_ITEMS_FOR_POOL", 2)
+    for workers in (1, 2):
+        calls: list[int] = []
+        results: list = []
+
+        def note(results: list = results, calls: list[int] = calls) -> None:
+            calls.append(len(results))
+
+        for out in local.extracted(iter(records), PipelineOptions(workers=workers), note):
+            results.append(out)
+        assert calls == [0], workers
+        assert [d.doc_id for d in results] == [r.doc_id for r in records]
+    calls = []
+    assert list(local.extracted(iter([]), PipelineOptions(workers=2), lambda: calls.append(0))) == []
+    assert calls == [0]
+
+
 def test_text_tables_written_in_batches_equal_whole_tables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

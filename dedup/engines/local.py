@@ -325,11 +325,17 @@ def read_batches(records: Iterable[SourceRecord]) -> Iterator[tuple[list[SourceR
         yield batch, False
 
 
-def extracted(records: Iterable[SourceRecord], options: PipelineOptions) -> Iterator[Document | Reject]:
+def extracted(
+    records: Iterable[SourceRecord],
+    options: PipelineOptions,
+    meanwhile: Callable[[], object] | None = None,
+) -> Iterator[Document | Reject]:
     """Each record's document (or reject), in order, on ``pool_workers`` processes.
 
     Records are taken a batch at a time (``read_batches``), and the next batch is read while
-    the workers extract this one: only two batches of records are ever in memory."""
+    the workers extract this one: only two batches of records are ever in memory.
+    ``meanwhile`` is called once, when the workers have their first batch: what the next stages
+    need loaded is loaded there rather than after extraction, while the cores would wait."""
     work = partial(extract_document, min_words=options.min_words)
     workers = pool_workers(options)
     pool: ProcessPoolExecutor | None = None
@@ -344,8 +350,13 @@ def extracted(records: Iterable[SourceRecord], options: PipelineOptions) -> Iter
             # Executor.map submits the whole batch at once and yields results in order.
             chunk = EXTRACT_CHUNK if pages else EXTRACT_TEXT_CHUNK
             submitted = pool.map(work, batch, chunksize=chunk) if pool else map(work, batch)
+            if meanwhile is not None:
+                meanwhile()
+                meanwhile = None
             yield from running
             running = submitted
+        if meanwhile is not None:  # no records
+            meanwhile()
         yield from running
     finally:
         if pool is not None:
@@ -360,15 +371,16 @@ def extract(records: Sequence[SourceRecord], options: PipelineOptions) -> tuple[
 
 
 def ingest_to_store(
-    inputs: Sequence[str], options: PipelineOptions
+    inputs: Sequence[str], options: PipelineOptions, meanwhile: Callable[[], object] | None = None
 ) -> tuple[int, DocumentStore, list[Reject]]:
     """Read and extract every input into a store (texts on disk, in doc_id order): records
-    stream through extraction, so neither they nor the texts are ever all in memory."""
+    stream through extraction, so neither they nor the texts are ever all in memory.
+    ``meanwhile``: see ``extracted``."""
     files = discover_inputs(list(inputs))
     rejects: list[Reject] = []
     store = DocumentStore()
     try:
-        for out in progress(extracted(read_records(files, rejects), options), None, "extract"):
+        for out in progress(extracted(read_records(files, rejects), options, meanwhile), None, "extract"):
             if isinstance(out, Document):
                 store.append(out)
             else:
@@ -603,7 +615,10 @@ def canonicalise(
 def run_pipeline(inputs: Sequence[str], options: PipelineOptions, policy: str = "coverage") -> PipelineResult:
     timer = StageTimer()
     with timer("extract"):  # reading the inputs included: the two are streamed together
-        n_files, docs, rejects = ingest_to_store(inputs, options)
+        # The term weights' background frequencies (0.3 s to load) are read while the workers
+        # extract: fingerprinting needs them before its workers fork.
+        background = partial(background_table, BACKGROUND_LANGUAGE)
+        n_files, docs, rejects = ingest_to_store(inputs, options, meanwhile=background)
     input_records = len(docs) + len(rejects)
     log.info("extract: %d files, %d documents, %d rejects", n_files, len(docs), len(rejects))
     grouping = group_documents(docs, options, timer)
