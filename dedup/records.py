@@ -23,7 +23,9 @@ class SourceRecord:
 
     source_path: str
     doc_id: str
-    content: str
+    # bytes: a web page as read from its file, decoded where it is extracted (ingest.decoded),
+    # so that decoding runs on every core and the page is sent to a worker as its raw bytes.
+    content: str | bytes
     content_type: ContentType
     title: str | None = None
     url: str | None = None

@@ -1,21 +1,24 @@
 from __future__ import annotations
 
 import gzip
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from dedup.config import PipelineOptions
 from dedup.engines.local import extract, ingest
-from dedup.ingest import discover_inputs, read_input
+from dedup.extract import extract_document
+from dedup.ingest import decoded, discover_inputs, read_input
 from dedup.ingest.decode import DecodeError, decode_text
 from dedup.ingest.discover import InputError
-from dedup.records import Reject, SourceRecord
+from dedup.records import Document, Reject, SourceRecord
 
 
 def _read(path: Path) -> list[SourceRecord | Reject]:
+    """What reading ``path`` gives, pages decoded (as extraction decodes them)."""
     (item,) = discover_inputs([path])
-    return list(read_input(item))
+    return [decoded(out) if isinstance(out, SourceRecord) else out for out in read_input(item)]
 
 
 def test_directory_walk_is_sorted_recursive_and_skips_hidden(mixed_dir: Path) -> None:
@@ -90,6 +93,28 @@ def test_bad_files_are_rejected_with_reason(mixed_dir: Path, name: str, reason: 
 def test_declared_charset_is_honoured(mixed_dir: Path) -> None:
     (record,) = _read(mixed_dir / "web" / "latin1.htm")
     assert "Montréal" in record.content and "Café" in record.content
+
+
+def test_pages_are_decoded_where_they_are_extracted(tmp_path: Path) -> None:
+    """A page file is read as bytes and decoded by extraction: a page that cannot be decoded
+    is the same Reject reading it used to give (file-level: no doc_id), and a page in its
+    declared charset becomes the same document as from its decoded text."""
+    binary = tmp_path / "scan.html"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    latin1 = tmp_path / "latin1.html"
+    body = "<p>" + "Le maire de Montréal a visité le Café du Port ce matin avec les élus. " * 3 + "</p>"
+    head = '<head><meta charset="iso-8859-1"><title>Montréal</title></head>'
+    latin1.write_bytes(f"<html>{head}<body>{body}</body></html>".encode("latin-1"))
+    (scan,) = read_input(discover_inputs([binary])[0])
+    (page,) = read_input(discover_inputs([latin1])[0])
+    assert isinstance(scan, SourceRecord) and isinstance(scan.content, bytes)
+    assert isinstance(page, SourceRecord) and isinstance(page.content, bytes)
+    rejected = extract_document(scan)
+    assert rejected == Reject(str(binary), "binary", rejected.detail) and rejected.detail
+    doc = extract_document(page)
+    as_text = extract_document(replace(page, content=page.content.decode("latin-1")))
+    assert isinstance(doc, Document) and "Montréal" in doc.text and "Café" in doc.text
+    assert doc == as_text
 
 
 def test_decode_text_bom_and_cp1252() -> None:

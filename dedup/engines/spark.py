@@ -52,7 +52,7 @@ from dedup.config import LSHView, PipelineOptions
 from dedup.engines.local import DocumentFeatures, Grouping, StageTimer, canonicalise
 from dedup.extract import extract_document
 from dedup.fingerprint import minhash_signatures
-from dedup.ingest import InputFile, discover_inputs, read_input
+from dedup.ingest import InputFile, decoded, discover_inputs, read_input
 from dedup.ingest.discover import InputError
 from dedup.manifest import RunCounts, build_manifest
 from dedup.output import (
@@ -250,15 +250,20 @@ def list_inputs(spark: SparkSession, inputs: Sequence[str]) -> tuple[DataFrame, 
 
 def _read_outputs(source_path: str, doc_id: str, content: bytes | None) -> Iterator[SourceRecord | Reject]:
     """read_input on a local path, or on a spooled copy of bytes Spark read from a URI (named
-    like the original, so format detection sees the same extension)."""
+    like the original, so format detection sees the same extension); pages decoded here, as
+    the records' content column is text."""
     if content is None:
-        yield from read_input(InputFile(source_path, doc_id))
+        yield from map(_decoded, read_input(InputFile(source_path, doc_id)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         spooled = Path(tmp) / PurePosixPath(source_path).name
         spooled.write_bytes(content)
-        for out in read_input(InputFile(str(spooled), doc_id)):
+        for out in map(_decoded, read_input(InputFile(str(spooled), doc_id))):
             yield replace(out, source_path=out.source_path.replace(str(spooled), source_path))
+
+
+def _decoded(out: SourceRecord | Reject) -> SourceRecord | Reject:
+    return decoded(out) if isinstance(out, SourceRecord) else out
 
 
 def _read_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from dedup.extract.text import clean_plain_text
+from dedup.ingest import decoded
 from dedup.records import Document, Reject, SourceRecord
 
 
@@ -16,7 +17,12 @@ def load_html_extractor() -> None:
 
 
 def extract_document(record: SourceRecord, min_words: int = 15) -> Document | Reject:
-    """Body text and metadata of one record; a Reject when no article remains."""
+    """Body text and metadata of one record; a Reject when no article remains (or, for a
+    page read as bytes, when they cannot be decoded)."""
+    record_or_reject = decoded(record)
+    if isinstance(record_or_reject, Reject):
+        return record_or_reject
+    record = record_or_reject
     if record.content_type == "html":
         from dedup.extract.html import extract_html
 

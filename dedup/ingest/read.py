@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import IO, Any
 
 import pyarrow as pa
@@ -70,7 +71,8 @@ def read_input(item: InputFile) -> Iterator[Output]:
     """Yield the records of one input file; never raises for bad content.
 
     Corpus files (JSON Lines, Parquet, WARC) are streamed, a record at a time, so a file of
-    millions of articles never sits in memory whole; anything else is read whole.
+    millions of articles never sits in memory whole; anything else is read whole. A page file
+    gives its bytes: extraction decodes them (``decoded``), on the workers.
     """
     if strip_compression(item.source_path).lower().endswith(WARC_SUFFIXES):
         yield from read_warc(item)  # streamed: WARC files are often gigabytes
@@ -103,8 +105,11 @@ def read_input(item: InputFile) -> Iterator[Output]:
     if fmt == "warc":
         yield from read_warc(item)
         return
+    if fmt == "html":  # decoded by extraction (``decoded``), on the workers
+        yield SourceRecord(source_path=item.source_path, doc_id=doc_id, content=data, content_type=fmt)
+        return
     try:
-        text = decode_text(data, html=fmt == "html")
+        text = decode_text(data)
     except DecodeError as exc:
         yield Reject(item.source_path, exc.reason, exc.detail)
         return
@@ -112,6 +117,18 @@ def read_input(item: InputFile) -> Iterator[Output]:
         yield from _read_json(item, text, doc_id)
     else:
         yield SourceRecord(source_path=item.source_path, doc_id=doc_id, content=text, content_type=fmt)
+
+
+def decoded(record: SourceRecord) -> SourceRecord | Reject:
+    """``record`` with its content as text: a page ``read_input`` left as bytes is decoded
+    (``decode_text``); a Reject, as reading the file would have given, when it cannot be."""
+    if isinstance(record.content, str):
+        return record
+    try:
+        text = decode_text(record.content, html=record.content_type == "html")
+    except DecodeError as exc:
+        return Reject(record.source_path, exc.reason, exc.detail)
+    return replace(record, content=text)
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -204,6 +221,8 @@ def _streamed_format(item: InputFile) -> str | None:
     decode as UTF-8 to the end. JSON arrays, other encodings, empty, binary and corrupt files
     (and files named as compressed that are not) take the whole-file path, which says what
     is wrong with them."""
+    if strip_compression(item.source_path).lower().endswith(HTML_SUFFIXES + TEXT_SUFFIXES):
+        return None  # named as a page or a text: read whole, whatever it holds (detect_format)
     try:
         stream, compression = _open_decompressed(item)
         with stream:
