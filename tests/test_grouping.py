@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -463,3 +464,19 @@ def test_first_appearances_equal_one_sort_whatever_the_block(monkeypatch: pytest
     for block in (7, 1000, 1 << 22):
         monkeypatch.setattr(verify_module, "APPEARANCE_BLOCK_IDS", block)
         assert verify_module._first_appearances((bodies, titles), 400).tolist() == expected.tolist()
+
+
+def test_fingerprint_spans_cover_every_document_evenly_when_few() -> None:
+    """Spans tile range(n) in order: FINGERPRINT_CHUNK documents each, or FINGERPRINT_MIN_SPANS
+    (4) even ones when those are shorter, so two workers get equal shares of a small corpus."""
+    from dedup.engines.local import FINGERPRINT_CHUNK, _spans
+
+    for n in (0, 1, 3, 5, 1170, 2048, 2049, 10_000):
+        spans = _spans(n)
+        assert spans[0][0] == 0 and spans[-1][1] == n, n
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(spans)), n
+        assert max(b - a for a, b in spans) <= FINGERPRINT_CHUNK, n
+    assert [b - a for a, b in _spans(1170)] == [293, 293, 293, 291]
+    assert [b - a for a, b in _spans(5)] == [2, 2, 1]
+    assert [b - a for a, b in _spans(2049)] == [512] * 4 + [1]
+    assert _spans(0) == [(0, 0)]
