@@ -318,8 +318,8 @@ def ingest(inputs: Sequence[str]) -> tuple[int, list[SourceRecord], list[Reject]
 
 def read_batches(records: Iterable[SourceRecord]) -> Iterator[tuple[list[SourceRecord], bool]]:
     """``records`` in consecutive batches of at most EXTRACT_BATCH records and, unless one record
-    is longer, EXTRACT_BATCH_CHARS characters of content; each with whether it reached a bound
-    (more records may follow)."""
+    is longer, EXTRACT_BATCH_CHARS characters of content (bytes, for a page not yet decoded);
+    each with whether it reached a bound (more records may follow)."""
     batch: list[SourceRecord] = []
     chars = 0
     for record in records:

@@ -19,10 +19,10 @@ def load_html_extractor() -> None:
 def extract_document(record: SourceRecord, min_words: int = 15) -> Document | Reject:
     """Body text and metadata of one record; a Reject when no article remains (or, for a
     page read as bytes, when they cannot be decoded)."""
-    record_or_reject = decoded(record)
-    if isinstance(record_or_reject, Reject):
-        return record_or_reject
-    record = record_or_reject
+    readable = decoded(record)
+    if isinstance(readable, Reject):
+        return readable
+    record = readable
     if record.content_type == "html":
         from dedup.extract.html import extract_html
 
