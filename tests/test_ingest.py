@@ -18,7 +18,7 @@ from dedup.records import Document, Reject, SourceRecord
 def _read(path: Path) -> list[SourceRecord | Reject]:
     """What reading ``path`` gives, pages decoded (as extraction decodes them)."""
     (item,) = discover_inputs([path])
-    return [decoded(out) if isinstance(out, SourceRecord) else out for out in read_input(item)]
+    return list(map(decoded, read_input(item)))
 
 
 def test_directory_walk_is_sorted_recursive_and_skips_hidden(mixed_dir: Path) -> None:

@@ -323,11 +323,12 @@ def read_batches(records: Iterable[SourceRecord]) -> Iterator[tuple[list[SourceR
     batch: list[SourceRecord] = []
     chars = 0
     for record in records:
-        if batch and chars + len(record.content) > EXTRACT_BATCH_CHARS:
+        size = len(record.content)
+        if batch and chars + size > EXTRACT_BATCH_CHARS:
             yield batch, True
             batch, chars = [], 0
         batch.append(record)
-        chars += len(record.content)
+        chars += size
         if len(batch) == EXTRACT_BATCH:
             yield batch, True
             batch, chars = [], 0

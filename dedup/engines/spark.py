@@ -253,17 +253,13 @@ def _read_outputs(source_path: str, doc_id: str, content: bytes | None) -> Itera
     like the original, so format detection sees the same extension); pages decoded here, as
     the records' content column is text."""
     if content is None:
-        yield from map(_decoded, read_input(InputFile(source_path, doc_id)))
+        yield from map(decoded, read_input(InputFile(source_path, doc_id)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         spooled = Path(tmp) / PurePosixPath(source_path).name
         spooled.write_bytes(content)
-        for out in map(_decoded, read_input(InputFile(str(spooled), doc_id))):
+        for out in map(decoded, read_input(InputFile(str(spooled), doc_id))):
             yield replace(out, source_path=out.source_path.replace(str(spooled), source_path))
-
-
-def _decoded(out: SourceRecord | Reject) -> SourceRecord | Reject:
-    return decoded(out) if isinstance(out, SourceRecord) else out
 
 
 def _read_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

@@ -44,8 +44,8 @@ RECORD_COLUMNS = ("id", "title", "text", "html", "url", "date", "published", "so
 Output = SourceRecord | Reject
 
 
-def detect_format(name: str, head: bytes) -> str:
-    """``html``, ``text``, ``json`` or ``parquet``; by extension first, then by content."""
+def format_by_name(name: str) -> str | None:
+    """``html``, ``text``, ``json`` or ``parquet`` by extension (compression removed), or None."""
     lower = strip_compression(name).lower()
     for fmt, suffixes in (
         ("html", HTML_SUFFIXES),
@@ -55,6 +55,14 @@ def detect_format(name: str, head: bytes) -> str:
     ):
         if lower.endswith(suffixes):
             return fmt
+    return None
+
+
+def detect_format(name: str, head: bytes) -> str:
+    """``html``, ``text``, ``json`` or ``parquet``; by extension first, then by content."""
+    by_name = format_by_name(name)
+    if by_name is not None:
+        return by_name
     if head[:4] == b"PAR1":
         return "parquet"
     if head.startswith((b"WARC/1.", b"WARC/0.")):
@@ -119,10 +127,12 @@ def read_input(item: InputFile) -> Iterator[Output]:
         yield SourceRecord(source_path=item.source_path, doc_id=doc_id, content=text, content_type=fmt)
 
 
-def decoded(record: SourceRecord) -> SourceRecord | Reject:
+def decoded(record: Output) -> Output:
     """``record`` with its content as text: a page ``read_input`` left as bytes is decoded
-    (``decode_text``); a Reject, as reading the file would have given, when it cannot be."""
-    if isinstance(record.content, str):
+    (``decode_text``); a Reject, as reading the file would have given, when it cannot be. A
+    Reject or a record already in text is returned as it is, so ``read_input``'s outputs can
+    be mapped through it."""
+    if isinstance(record, Reject) or isinstance(record.content, str):
         return record
     try:
         text = decode_text(record.content, html=record.content_type == "html")
@@ -221,8 +231,8 @@ def _streamed_format(item: InputFile) -> str | None:
     decode as UTF-8 to the end. JSON arrays, other encodings, empty, binary and corrupt files
     (and files named as compressed that are not) take the whole-file path, which says what
     is wrong with them."""
-    if strip_compression(item.source_path).lower().endswith(HTML_SUFFIXES + TEXT_SUFFIXES):
-        return None  # named as a page or a text: read whole, whatever it holds (detect_format)
+    if format_by_name(item.source_path) in ("html", "text"):
+        return None  # named as a page or a text: read whole, whatever it holds
     try:
         stream, compression = _open_decompressed(item)
         with stream:
