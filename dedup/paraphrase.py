@@ -155,6 +155,29 @@ def export_onnx(model_dir: Path, target: Path) -> Path:
     return target
 
 
+def exported_model(model_dir: Path, folder: Path) -> Path:
+    """The ONNX file of ``model_dir``'s weights in ``folder``, exported there first if it is not
+    yet. A folder that cannot be written (a read-only home) but holds the file still serves; one
+    without it gives way to the temporary folder, with a warning: the run goes on, and exports
+    again next time."""
+    path = onnx_model_path(model_dir, folder)
+    if path.exists():
+        return path
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        fallback = Path(tempfile.gettempdir()) / "newsdedup-cache"
+        log.warning("cannot write the model cache %s; using %s (set %s)", folder, fallback, CACHE_ENV)
+        path = onnx_model_path(model_dir, fallback)
+        if path.exists():
+            return path
+    log.info("exporting %s to ONNX, once per machine: %s", MODEL_NAME, path)
+    return export_onnx(model_dir, path)
+
+
 class SentenceEncoder:
     """all-MiniLM-L6-v2 on ONNX Runtime: the model package's tokenizer and weights, exported
     to ONNX on first use, mean-pooled as sentence-transformers pools it."""
@@ -177,10 +200,7 @@ class SentenceEncoder:
         from tokenizers import Tokenizer
 
         files = model_dir()
-        path = onnx_model_path(files, folder or cache_dir())
-        if not path.exists():
-            log.info("exporting %s to ONNX, once per machine: %s", name, path)
-            export_onnx(files, path)
+        path = exported_model(files, folder or cache_dir())
         self.name = name
         settings = json.loads((files / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.tokenizer: Any = Tokenizer.from_file(str(files / "tokenizer.json"))

@@ -303,6 +303,25 @@ def test_model_is_exported_once_into_the_cache(tmp_path: Path, monkeypatch: pyte
     assert np.array_equal(first.encode(ENCODED_TEXTS), again.encode(ENCODED_TEXTS))
 
 
+@requires_semantic
+def test_unwritable_model_cache_gives_way_to_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache folder that cannot be made (here: below a file) does not stop the run: the model
+    goes to the temporary folder's cache, with a warning."""
+    monkeypatch.setattr(paraphrase.tempfile, "tempdir", str(tmp_path / "temporary"))
+    (tmp_path / "a-file").write_text("not a folder")
+    records = _Records()
+    logger = logging.getLogger("dedup")
+    logger.addHandler(records)
+    try:
+        path = paraphrase.exported_model(paraphrase.model_dir(), tmp_path / "a-file" / "cache")
+    finally:
+        logger.removeHandler(records)
+    assert path.parent == tmp_path / "temporary" / "newsdedup-cache" and path.is_file()
+    assert any("cannot write the model cache" in m for m in records.messages)
+
+
 def test_sentence_windows_equal_the_sum_of_adjacent_rows() -> None:
     """The aligner's adjacent-sentence windows, built from the CSR arrays, hold what
     ``present[i] + present[i + 1]`` clipped to 1 holds (the formulation they replaced), for
