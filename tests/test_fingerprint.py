@@ -254,6 +254,29 @@ def test_plain_words_outside_the_table_have_no_wordfreq_frequency() -> None:
         assert background_document_frequency(w, "en") == expected
 
 
+def test_numbers_are_weighed_as_wordfreq_weighs_them() -> None:
+    """The shortcut in weights._wordfreq_frequency: a number is asked by its shape (groups
+    other than four digits reduced to their first digit), and wordfreq answers the same."""
+    import wordfreq
+
+    from dedup.weights import _wordfreq_frequency
+
+    rng = random.Random(5)
+
+    def number() -> str:
+        groups = [str(rng.randint(0, 10 ** rng.randint(1, 7))) for _ in range(rng.choice([1, 1, 2, 3]))]
+        if rng.random() < 0.2:
+            groups[0] = "0" + groups[0]
+        return "".join(g + rng.choice(".,") for g in groups[:-1]) + groups[-1]
+
+    numbers = {number() for _ in range(3000)} | {str(year) for year in range(1890, 2100, 7)}
+    numbers |= {"7", "00", "0000", "2024", "1,000", "2.5", "10,000,000", "3.14159", "1.2.3"}
+    wordfreq.word_frequency("0", "en")  # wordfreq's cache is cleared when full: not mid-check
+    found = [wordfreq.word_frequency(n, "en") for n in sorted(numbers)]
+    assert sum(f > MIN_BACKGROUND_FREQUENCY for f in found) > 50  # years and short numbers
+    assert [_wordfreq_frequency(n, "en") for n in sorted(numbers)] == found
+
+
 # --- documents tokenised once, as ids --------------------------------------------------------
 
 
