@@ -17,7 +17,7 @@ import xxhash
 
 from dedup.config import PipelineOptions
 from dedup.engines.incremental import run_incremental
-from dedup.engines.local import run_pipeline
+from dedup.engines.local import pool_workers, run_pipeline
 from dedup.manifest import RunCounts, build_manifest, input_fingerprint
 from dedup.output import (
     MANIFEST_FILE,
@@ -120,7 +120,7 @@ def run_job(
             {k: t.num_rows for k, t in tables.items()},
         )
     manifest["run_key"] = key
-    publish(out_dir, tables, manifest)
+    publish(out_dir, tables, manifest, pool_workers(options))
     return JobOutcome(manifest, skipped=False)
 
 

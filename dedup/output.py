@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dedup.canonical import composed_paragraphs
+from dedup.processes import fork_pool
 from dedup.records import (
     ADDITIONS_SCHEMA,
     CLUSTERS_SCHEMA,
@@ -335,20 +337,54 @@ def swap_in(staging: Path, target: Path, owned: frozenset[str] | None = None) ->
     shutil.rmtree(previous, ignore_errors=True)
 
 
-def write_outputs(folder: Path, tables: Mapping[str, Table], manifest: dict[str, Any]) -> None:
-    """Every table, then the manifest, into ``folder`` (a staging folder)."""
-    for name, table in tables.items():
-        write_table(table, folder / TABLE_FILES[name])
+# Set for the process that writes a table aside (write_outputs) before it forks: read there.
+_FORKED_TABLE: Table | None = None
+
+
+def _write_forked_table(path: Path) -> None:
+    assert _FORKED_TABLE is not None
+    write_table(_FORKED_TABLE, path)
+
+
+def write_outputs(
+    folder: Path, tables: Mapping[str, Table], manifest: dict[str, Any], workers: int = 1
+) -> None:
+    """Every table, then the manifest, into ``folder`` (a staging folder). With ``workers`` > 1
+    and two tables built batch by batch (the documents and the clusters, which hold every
+    text), the first is written by a forked process while this one writes the others:
+    building their rows is Python work, and the second core was otherwise idle."""
+    global _FORKED_TABLE
+    by_batches = [name for name, table in tables.items() if isinstance(table, TableBatches)]
+    aside = by_batches[0] if workers > 1 and len(by_batches) > 1 else None
+    with ExitStack() as stack:
+        written_aside: Future[None] | None = None
+        if aside is not None:
+            _FORKED_TABLE = tables[aside]
+            stack.callback(_clear_forked_table)
+            written_aside = stack.enter_context(fork_pool(1)).submit(
+                _write_forked_table, folder / TABLE_FILES[aside]
+            )
+        for name, table in tables.items():
+            if name != aside:
+                write_table(table, folder / TABLE_FILES[name])
+        if written_aside is not None:
+            written_aside.result()
     manifest_path = folder / MANIFEST_FILE
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     _fsync(manifest_path)
 
 
-def publish(out: Path, tables: Mapping[str, Table], manifest: dict[str, Any]) -> None:
-    """Write the outputs into a staging folder, then swap it in for ``out``."""
+def _clear_forked_table() -> None:
+    global _FORKED_TABLE
+    _FORKED_TABLE = None
+
+
+def publish(out: Path, tables: Mapping[str, Table], manifest: dict[str, Any], workers: int = 1) -> None:
+    """Write the outputs into a staging folder (``workers``: see ``write_outputs``), then swap it
+    in for ``out``."""
     staging = staging_folder(out)
     try:
-        write_outputs(staging, tables, manifest)
+        write_outputs(staging, tables, manifest, workers)
         swap_in(staging, out, OWNED_FILES)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

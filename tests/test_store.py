@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import json
 import multiprocessing
+import os
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +265,39 @@ def test_text_tables_written_in_batches_equal_whole_tables(
     lone = next(d for d in result.documents if d.doc_id == "lone.txt")
     assert clusters[1]["composed_text"] == composed_paragraphs(lone.text) != ""
     assert clusters[1]["canonical_doc_id"] == "lone.txt"
+
+
+def test_a_table_written_by_a_forked_process_is_the_same_and_its_failure_fails_the_publish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    result = local.run_pipeline([str(seeds)], PipelineOptions(workers=1, paraphrase_model="none"))
+    tables = output.build_tables(result.documents, result.stories, result.rejects, result.grouping.edges)
+    real_write_table = output.write_table
+
+    def recording_write_table(table: output.Table, path: Path) -> None:
+        if os.getpid() != parent:
+            (tmp_path / f"forked-{path.name}").touch()
+        real_write_table(table, path)
+
+    parent = os.getpid()
+    monkeypatch.setattr(output, "write_table", recording_write_table)
+    output.publish(tmp_path / "one", tables, {"run": 1}, workers=1)
+    output.publish(tmp_path / "two", tables, {"run": 1}, workers=2)
+    assert sorted(p.name for p in tmp_path.glob("forked-*")) == ["forked-documents.parquet"]
+    for name in output.OWNED_FILES:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+
+    def failing_in_the_child(table: output.Table, path: Path) -> None:
+        if os.getpid() != parent:
+            raise OSError(28, "No space left on device")
+        real_write_table(table, path)
+
+    monkeypatch.setattr(output, "write_table", failing_in_the_child)
+    with pytest.raises(OSError, match="No space left"):
+        output.publish(tmp_path / "two", tables, {"run": 2}, workers=2)
+    assert json.loads((tmp_path / "two" / output.MANIFEST_FILE).read_text()) == {"run": 1}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_a_spilled_array_reads_back_what_was_appended_by_slices_and_ranges() -> None:

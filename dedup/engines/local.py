@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,6 +37,7 @@ from dedup.fingerprint import (
 )
 from dedup.ingest import InputFile, discover_inputs, read_input
 from dedup.paraphrase import NONE, encoder
+from dedup.processes import fork_pool
 from dedup.progress import progress
 from dedup.records import Document, PairEdge, Reject, SourceRecord, Story
 from dedup.store import DocumentStore, document_heads
@@ -72,12 +72,6 @@ EXTRACT_BATCH_CHARS = 16 << 20
 
 def pool_workers(options: PipelineOptions) -> int:
     return options.workers or os.cpu_count() or 1
-
-
-def fork_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` forked processes: they see the parent's state as it was when
-    they start, without pickling it."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
 
 
 def parallel_map(
