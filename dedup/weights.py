@@ -88,7 +88,7 @@ def background_document_frequencies(terms: Sequence[str], language: str) -> np.n
 def _wordfreq_frequency(term: str, language: str) -> float:
     import wordfreq  # numbers and dotted words: wordfreq's own tokenizer knows what to do
 
-    if _NUMBER.fullmatch(term) and term.strip("0.,"):
+    if language in _NUMBER_SHAPE_LANGUAGES and _NUMBER.fullmatch(term) and term.strip("0.,"):
         term = _DIGIT_GROUP.sub(_group_representative, term)
     return wordfreq.word_frequency(term, language)
 
@@ -98,7 +98,10 @@ def _wordfreq_frequency(term: str, language: str) -> float:
 # other group by its first digit and length (Benford's law). So "5,831,442" is asked as
 # "5,811,411": one computation (then a cache hit in wordfreq) for every number of that form,
 # where each distinct number cost 15-25 us (tests/test_fingerprint.py checks both agree).
-# Not for a number of zeros only: wordfreq reads that one from its table as it is.
+# Not for a number of zeros only: wordfreq reads that one from its table as it is. Only for
+# languages whose wordfreq tokenizer splits by character class (checked for English): a
+# dictionary segmenter (Chinese, Japanese) may cut two numbers of one shape differently.
+_NUMBER_SHAPE_LANGUAGES = frozenset({"en"})
 _NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)*", re.ASCII)
 _DIGIT_GROUP = re.compile(r"[0-9]{2,}", re.ASCII)
 
