@@ -28,6 +28,7 @@ from dedup.output import (
     staging_folder,
     swap_in,
 )
+from dedup.processes import run_collection_thresholds
 from dedup.state import State, compatibility, load_state, write_state
 
 log = logging.getLogger("dedup")
@@ -68,6 +69,7 @@ def _previous_manifest(out_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+@run_collection_thresholds()
 def run_job(
     inputs: Sequence[str],
     out_dir: Path,

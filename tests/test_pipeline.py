@@ -302,3 +302,39 @@ def test_plain_text_runs_never_load_the_html_extractor(tmp_path: Path) -> None:
         run = subprocess.run([sys.executable, "-c", script, *inputs], capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         assert run.stdout.split() == expected.split()
+
+
+def test_a_job_runs_with_fewer_collections_and_restores_the_callers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cyclic collector runs at RUN_GC_THRESHOLDS while a job runs (its default thresholds
+    cost 6% of a run's CPU), and the caller's thresholds are back afterwards, failure or not."""
+    import gc
+
+    from conftest import SEEDS
+    from dedup import job
+    from dedup.config import PipelineOptions
+    from dedup.processes import RUN_GC_THRESHOLDS
+
+    seen = []
+    real = job.run_pipeline
+
+    def watched(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(job, "run_pipeline", watched)
+    before = gc.get_threshold()
+    assert before != RUN_GC_THRESHOLDS
+    options = PipelineOptions(paraphrase_model="none", workers=1)
+    job.run_job([str(SEEDS)], tmp_path / "out", options)
+    assert seen == [RUN_GC_THRESHOLDS]
+    assert gc.get_threshold() == before
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("stage failed")
+
+    monkeypatch.setattr(job, "run_pipeline", failing)
+    with pytest.raises(RuntimeError):
+        job.run_job([str(SEEDS)], tmp_path / "again", options, force=True)
+    assert gc.get_threshold() == before
