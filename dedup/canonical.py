@@ -30,7 +30,7 @@ from dedup.extract.boilerplate import is_heading
 from dedup.facts import Fact, extract_facts, extract_figures
 from dedup.paraphrase import NONE, CanonicalEmbeddings, encoder
 from dedup.records import Addition, ComposedAddition, Document, Member, Story
-from dedup.text import content_words, split_sentences, tokens
+from dedup.text import STOPWORDS, content_words, split_sentences, tokens
 from dedup.weights import TermWeights
 
 CANONICAL_POLICIES = ("coverage", "longest", "earliest")
@@ -103,14 +103,19 @@ def _line_sentences(line: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1 << 17)
 def _sentence_tokens(sentence: str) -> tuple[str, ...]:
+    """A sentence's tokens (or a name's: a story's versions repeat their names too)."""
     return tuple(tokens(sentence))
+
+
+# Tokens that never count as a sentence's words: content_words' stopwords and attribution verbs.
+_UNMATCHED = STOPWORDS | ATTRIBUTION
 
 
 @lru_cache(maxsize=1 << 17)
 def _sentence_words(sentence: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """A sentence's content words without attribution verbs, as written and stemmed, and its
     distinct stems in sorted order (its columns in the aligner's matrices)."""
-    words = tuple(t for t in content_words(_sentence_tokens(sentence)) if t not in ATTRIBUTION)
+    words = tuple(content_words(_sentence_tokens(sentence), _UNMATCHED))
     terms = tuple(map(stem, words))
     return words, terms, tuple(sorted(set(terms)))
 
@@ -221,6 +226,29 @@ def shared_weight(
     return out
 
 
+def _with_merged(shared: np.ndarray, merged: np.ndarray) -> np.ndarray:
+    """Each cell's shared weight with a canonical sentence, or with that sentence and the next
+    (``merged``) when that is well above it: adjacent canonical pairs catch a variant
+    sentence that merges two."""
+    return np.where(merged > shared * 1.25, merged, shared)
+
+
+# Rows of the story-wide scores built per pass: bounds the temporary matrices' memory.
+SCORE_ROWS_PER_PASS = 512
+
+
+def _story_scores(shared: np.ndarray, merged: np.ndarray, window_columns: np.ndarray) -> np.ndarray:
+    """``_with_merged`` for every sentence against every sentence of the story, in place of
+    ``shared``: window w (``merged``'s column w) starts at sentence ``window_columns[w]``; a
+    document's last sentence starts no window (its merged weight is 0, never above)."""
+    for r0 in range(0, len(shared), SCORE_ROWS_PER_PASS):
+        block = shared[r0 : r0 + SCORE_ROWS_PER_PASS]
+        starting = np.zeros_like(block)
+        starting[:, window_columns] = merged[r0 : r0 + SCORE_ROWS_PER_PASS]
+        block[:] = _with_merged(block, starting)
+    return shared
+
+
 class StoryAligner:
     """Sentence-level IDF-weighted containment between the documents of one story."""
 
@@ -271,12 +299,16 @@ class StoryAligner:
         self._windows = _windows(indptr, self._rows[1], sizes)
         # Choosing the canonical aligns every pair of versions: below a size bound, one product
         # over all the story's sentences (and adjacent-sentence windows) serves them all.
-        self._shared = self._merged = None
+        self._scores: np.ndarray | None = None
         self._stated: dict[int, tuple[dict[str, set[str]], set[str]]] = {}
         self._embedded: dict[tuple[str, int], CanonicalEmbeddings] = {}
+        self._floored_mass = [np.maximum(m, 1e-9) for m in self.mass]
         if 0 < n_rows <= MAX_STORY_SENTENCES_DENSE:
-            self._shared = shared_weight(self._rows, self._rows[:2])
-            self._merged = shared_weight(self._rows, self._windows)
+            self._scores = _story_scores(
+                shared_weight(self._rows, self._rows[:2]),
+                shared_weight(self._rows, self._windows),
+                segment_ranges(self._offsets[:-1], np.maximum(np.diff(self._offsets) - 1, 0)),
+            )
         else:  # pair by pair, on sparse matrices
             self._sparse = (
                 _csr(*self._rows, width),
@@ -292,20 +324,18 @@ class StoryAligner:
             return np.zeros(nv), np.full(nv, -1)
         rows = slice(self._offsets[v], self._offsets[v] + nv)
         columns = slice(self._offsets[c], self._offsets[c] + nc)
-        windows = slice(self._window_offsets[c], self._window_offsets[c] + nc - 1)
-        if self._shared is not None:  # slices of the story-wide products
-            shared = self._shared[rows, columns]
-            merged = self._merged[rows, windows]
+        if self._scores is not None:  # a slice of the story-wide scores
+            shared = self._scores[rows, columns]
         else:
+            windows = slice(self._window_offsets[c], self._window_offsets[c] + nc - 1)
             weighted, present, adjacent = self._sparse
             shared = (weighted[rows] @ present[columns].T).toarray()
             merged = (weighted[rows] @ adjacent[windows].T).toarray()
-        if nc > 1:  # adjacent canonical pairs catch a variant sentence that merges two
-            merged = np.hstack([merged, np.zeros((nv, 1))])
-            shared = np.where(merged > shared * 1.25, merged, shared)
-        mass = np.maximum(self.mass[v], 1e-9)
+            if nc > 1:
+                merged = np.hstack([merged, np.zeros((nv, 1))])
+                shared = _with_merged(shared, merged)
         best = shared.argmax(axis=1)
-        return shared[np.arange(nv), best] / mass, best
+        return shared[np.arange(nv), best] / self._floored_mass[v], best
 
     def stated(self, c: int) -> tuple[dict[str, set[str]], set[str]]:
         """The dates and numbers (normalised keys by kind) and the tokens document c states,
@@ -397,7 +427,7 @@ def _fact_is_stated(fact: Fact, canonical_keys: dict[str, set[str]], canonical_t
     if fact.kind == "number":
         return fact.key in canonical_keys["number"]
     if fact.kind == "entity":
-        return all(w in canonical_tokens for w in tokens(fact.text))
+        return all(w in canonical_tokens for w in _sentence_tokens(fact.text))
     if fact.kind == "quote":
         words = fact.key.split()
         found = sum(1 for w in words if w in canonical_tokens)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 import unicodedata
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 
 import regex as re
 
@@ -79,9 +80,10 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def content_words(toks: Iterable[str]) -> list[str]:
-    """The tokens that can identify a story: no stopwords, no single letters (digits stay)."""
-    return [t for t in toks if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
+def content_words(toks: Iterable[str], stopwords: AbstractSet[str] = STOPWORDS) -> list[str]:
+    """The tokens that can identify a story: no stopwords, no single letters (digits stay).
+    ``stopwords``: STOPWORDS, or a caller's superset of them."""
+    return [t for t in toks if t not in stopwords and (len(t) > 1 or t.isdigit())]
 
 
 def content_tokens(text: str) -> list[str]:

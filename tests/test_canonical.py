@@ -386,7 +386,7 @@ def test_story_wide_alignment_equals_pair_by_pair(
     docs, dense = seed_story
     monkeypatch.setattr(dedup.canonical, "MAX_STORY_SENTENCES_DENSE", 0)
     pairwise = StoryAligner(dense.tables, TermWeights.fit([content_tokens(d.text) for d in docs]))
-    assert dense._shared is not None and pairwise._shared is None
+    assert dense._scores is not None and pairwise._scores is None
     for v in range(len(docs)):
         assert pairwise.mass[v].tobytes() == dense.mass[v].tobytes()
         for c in range(len(docs)):
@@ -401,6 +401,6 @@ def test_a_story_of_one_sentence_versions_aligns() -> None:
     weights = TermWeights.fit([["council", "vote", "budget"], ["council", "vote", "tax"]])
     texts = ["The council approved the budget vote.", "The council approved the tax vote today."]
     aligner = StoryAligner([SentenceTable.of(t) for t in texts], weights)
-    assert aligner._merged is not None and aligner._merged.shape == (2, 0)
+    assert aligner._scores is not None and aligner._scores.shape == (2, 2)
     scores, best = aligner.align(1, 0)
     assert best.tolist() == [0] and 0 < scores[0] < 1
