@@ -26,10 +26,11 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from itertools import chain, count, islice
 
 import numpy as np
@@ -505,30 +506,51 @@ class PairScores:
     days_apart: np.ndarray  # NaN where a date is unknown
 
 
-CountBlocks = Iterator[tuple[_CountRows, _CountRows]]
+# Block k of a batch: the bodies' and the titles' count rows of documents
+# k * block_docs(n) onwards.
+CountBlock = Callable[[int], tuple[_CountRows, _CountRows]]
+# How a verifier computes its blocks of combined vectors: ``map_blocks(block, n_blocks)`` yields
+# ``block(k)`` for k in range(n_blocks), in order (an engine may compute them on other cores).
+BlockMap = Callable[[Callable[[int], "_Block"], int], Iterable["_Block"]]
+
+
+def serial_blocks(block: Callable[[int], _Block], n_blocks: int) -> Iterator[_Block]:
+    return map(block, range(n_blocks))
+
+
+# Fewest documents a block: below this many a batch is one block.
+MIN_BLOCK_DOCS = 1024
+# Blocks a batch is cut into, if that keeps them between MIN_BLOCK_DOCS and BUILD_BLOCK_DOCS:
+# enough for two cores to share.
+BLOCKS_TO_SHARE = 4
+
+
+def block_docs(n: int) -> int:
+    """Documents per block of a batch of ``n``."""
+    return min(BUILD_BLOCK_DOCS, max(MIN_BLOCK_DOCS, -(-n // BLOCKS_TO_SHARE)))
 
 
 def _count_blocks(
     body_content: Sequence[Sequence[str]], title_content: Sequence[Sequence[str]], weights: TermWeights
-) -> tuple[np.ndarray, CountBlocks]:
-    """(IDF by term id, the bodies' and the titles' count rows, BUILD_BLOCK_DOCS documents a
-    block). Terms are numbered in order of first appearance: the body words of every document,
-    then title words (a title-only word after every body word, as in one vocabulary dict)."""
+) -> tuple[np.ndarray, CountBlock]:
+    """(IDF by term id, the bodies' and the titles' count rows of block k). Terms are numbered
+    in order of first appearance: the body words of every document, then title words (a
+    title-only word after every body word, as in one vocabulary dict)."""
     vocab = _Vocabulary(weights)
-    blocks: tuple[list[_CountRows], list[_CountRows]] = ([], [])
+    size = block_docs(len(body_content))
+    blocks: tuple[list[_CountRows | None], list[_CountRows | None]] = ([], [])
     for lists, out in zip((body_content, title_content), blocks, strict=True):
-        for start in range(0, len(lists), BUILD_BLOCK_DOCS):
-            lengths, ids = vocab.term_ids(lists[start : start + BUILD_BLOCK_DOCS])
+        for start in range(0, len(lists), size):
+            lengths, ids = vocab.term_ids(lists[start : start + size])
             out.append(_count_rows(lengths, ids, len(vocab)))
 
-    def drained() -> CountBlocks:  # each block let go once read
-        bodies, titles = blocks[0][::-1], blocks[1][::-1]
-        blocks[0].clear()
-        blocks[1].clear()
-        while bodies:
-            yield bodies.pop(), titles.pop()
+    def block(k: int) -> tuple[_CountRows, _CountRows]:
+        body, title = blocks[0][k], blocks[1][k]
+        blocks[0][k] = blocks[1][k] = None  # let go once read
+        assert body is not None and title is not None, "a block is read once"
+        return body, title
 
-    return vocab.idf, drained()
+    return vocab.idf, block
 
 
 def _same_vocabulary(
@@ -573,7 +595,7 @@ def _first_appearances(sequences: Sequence[np.ndarray], size: int) -> np.ndarray
 
 def _encoded_count_blocks(
     body_content: EncodedTokens, title_content: EncodedTokens, weights: TermWeights
-) -> tuple[np.ndarray, CountBlocks]:
+) -> tuple[np.ndarray, CountBlock]:
     """``_count_blocks`` of documents already held as ids: the same term numbering (first
     appearance, bodies then titles), found by sorting the ids rather than a dict lookup a
     word, and the same IDF, read by id."""
@@ -582,16 +604,17 @@ def _encoded_count_blocks(
     renumbered[in_order] = np.arange(len(in_order))
     width = len(in_order)
 
+    size = block_docs(len(body_content))
+
     def rows(view: EncodedTokens, start: int) -> _CountRows:
-        bounds = view.indptr[start : start + BUILD_BLOCK_DOCS + 1]
+        bounds = view.indptr[start : start + size + 1]
         return _count_rows(np.diff(bounds), renumbered[view.ids[bounds[0] : bounds[-1]]], width)
 
-    # Counted a block at a time as the verifier is built: never every block at once.
-    blocks = (
-        (rows(body_content, start), rows(title_content, start))
-        for start in range(0, len(body_content), BUILD_BLOCK_DOCS)
-    )
-    return weights.idf_of_ids(in_order), blocks
+    def block(k: int) -> tuple[_CountRows, _CountRows]:
+        # Counted a block at a time as the verifier is built: never every block at once.
+        return rows(body_content, k * size), rows(title_content, k * size)
+
+    return weights.idf_of_ids(in_order), block
 
 
 class Verifier:
@@ -608,6 +631,7 @@ class Verifier:
         weights: TermWeights,
         options: PipelineOptions,
         dtype: type = np.float64,
+        map_blocks: BlockMap = serial_blocks,
     ) -> None:
         n = len(body_content)
         if len(title_content) != n:
@@ -633,15 +657,16 @@ class Verifier:
         body_inverse = np.ones(n)
         title_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         filled = 0
-        for k, (body, title) in enumerate(blocks):
-            start = k * BUILD_BLOCK_DOCS
-            block = _combine(body, title, self.idf, options.title_weight)
+        size = block_docs(n)
+        combined = map_blocks(partial(_combined_block, blocks, idf, options.title_weight), -(-n // size))
+        for k, block in enumerate(combined):
+            start, rows = k * size, len(block.indptr) - 1
             stop = filled + len(block.terms)
             indices[filled:stop] = block.terms
             data[filled:stop] = block.values
             counts[filled:stop] = block.counts
-            indptr[start + 1 : start + len(body.indptr)] = filled + block.indptr[1:]
-            body_inverse[start : start + len(body.indptr) - 1] = block.body_inverse
+            indptr[start + 1 : start + rows + 1] = filled + block.indptr[1:]
+            body_inverse[start : start + rows] = block.body_inverse
             title_parts.append(block.title)
             filled = stop
         for array in (indices, data, counts):
@@ -877,6 +902,11 @@ class _Block:
     counts: np.ndarray  # body term counts, 0 for title-only terms
     body_inverse: np.ndarray
     title: tuple[np.ndarray, np.ndarray, np.ndarray]  # (indptr, terms, values), terms ascending
+
+
+def _combined_block(count_block: CountBlock, idf: np.ndarray, title_weight: float, k: int) -> _Block:
+    """Block k of the combined vectors."""
+    return _combine(*count_block(k), idf, title_weight)
 
 
 def _combine(body: _CountRows, title: _CountRows, idf: np.ndarray, title_weight: float) -> _Block:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -16,7 +17,7 @@ from dedup.config import LSHView, MinHashOptions, PipelineOptions
 from dedup.fingerprint import minhash_signatures, set_jaccard
 from dedup.records import Document
 from dedup.text import word_ngrams
-from dedup.verify import Verifier, shingle_jaccards, tfidf_matrix
+from dedup.verify import ENGINE_VECTOR_DTYPE, Verifier, shingle_jaccards, tfidf_matrix
 from dedup.weights import TermWeights
 
 
@@ -198,6 +199,63 @@ def test_verifier_vectors_and_scores_are_bit_identical_to_the_scipy_formulation(
     assert small.nbytes < verifier.nbytes
 
 
+def _shuffled_seed_articles(n: int) -> list[Document]:
+    """The seeds' paragraphs (real words, names, numbers), shuffled into n articles and titles."""
+    rng = np.random.default_rng(8)
+    paragraphs = [
+        p for f in sorted(SEEDS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n") if p
+    ]
+    return [
+        Document(
+            f"d{i:03d}",
+            "x",
+            "\n".join(rng.choice(paragraphs, int(rng.integers(1, 12))).tolist()),
+            title=str(rng.choice(paragraphs))[:80],
+            published=["2025-07-20", "2025-09-01", None][i % 3],
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_verifier_built_on_two_processes_is_the_one_built_in_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """The engine builds the verifier's vectors a block at a time on forked workers: the same
+    arrays, bit for bit, as one process building them as one block, blocks computed elsewhere."""
+    from dedup.engines.local import DocumentFeatures
+
+    docs = _shuffled_seed_articles(120)
+    features = DocumentFeatures.of(docs, workers=2)
+    weights = features.weights()
+    options = PipelineOptions()
+    published = [d.published for d in docs]
+    whole = Verifier(features.content, features.titles, published, weights, options, ENGINE_VECTOR_DTYPE)
+    monkeypatch.setattr(verify_module, "MIN_BLOCK_DOCS", 16)  # 120 documents: 4 blocks of 30
+    built_by = tmp_path / "pids"
+    combine = verify_module._combine
+
+    def recorded(*args):
+        with built_by.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return combine(*args)
+
+    monkeypatch.setattr(verify_module, "_combine", recorded)
+    serial = Verifier(features.content, features.titles, published, weights, options, ENGINE_VECTOR_DTYPE)
+    assert built_by.read_text().split() == [str(os.getpid())] * 4
+    built_by.unlink()
+    parallel = features.verifier(docs, weights, options, workers=2)
+    pids = built_by.read_text().split()
+    assert len(pids) == 4 and str(os.getpid()) not in pids
+    for built in (serial, parallel):
+        for name in ("combined", "title"):
+            a, b = getattr(whole, name), getattr(built, name)
+            assert a.shape == b.shape
+            for part in ("data", "indices", "indptr"):
+                assert getattr(a, part).tobytes() == getattr(b, part).tobytes()
+        for name in ("idf", "body_counts", "body_inverse_norms", "body_guarded", "days"):
+            assert getattr(whole, name).tobytes() == getattr(built, name).tobytes()
+
+
 def test_a_verifier_over_encoded_ids_equals_one_over_word_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     """The verifier built from the tokenising workers' ids (terms renumbered by first appearance
     with one sort, IDF read by id) holds the same vectors, bit for bit, as the one built from
@@ -207,22 +265,7 @@ def test_a_verifier_over_encoded_ids_equals_one_over_word_lists(monkeypatch: pyt
     from dedup.engines.local import DocumentFeatures
 
     monkeypatch.setattr(local, "FINGERPRINT_CHUNK", 16)
-
-    # The seeds' paragraphs (real words, names, numbers), shuffled into 120 articles and titles.
-    rng = np.random.default_rng(8)
-    paragraphs = [
-        p for f in sorted(SEEDS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n") if p
-    ]
-    docs = [
-        Document(
-            f"d{i:03d}",
-            "x",
-            "\n".join(rng.choice(paragraphs, int(rng.integers(1, 12))).tolist()),
-            title=str(rng.choice(paragraphs))[:80],
-            published=["2025-07-20", "2025-09-01", None][i % 3],
-        )
-        for i in range(120)
-    ]
+    docs = _shuffled_seed_articles(120)
     features = DocumentFeatures.of(docs, workers=2)
     weights = features.weights()
     assert weights.vocabulary is features.content.vocabulary  # the id path is the one taken

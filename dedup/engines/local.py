@@ -204,9 +204,42 @@ class DocumentFeatures:
             _FORKED_SIGNING = None
         return {view.name: np.concatenate([part[view.name] for part in parts]) for view in options.views}
 
-    def verifier(self, docs: Sequence[Document], weights: TermWeights, options: PipelineOptions) -> Verifier:
+    def verifier(
+        self, docs: Sequence[Document], weights: TermWeights, options: PipelineOptions, workers: int = 1
+    ) -> Verifier:
+        """The batch's verifier, its vectors built a block at a time on ``workers`` forked
+        processes (blocks are independent: the same vectors whatever the split)."""
         published = [d.published for d in document_heads(docs)]
-        return Verifier(self.content, self.titles, published, weights, options, ENGINE_VECTOR_DTYPE)
+        return Verifier(
+            self.content,
+            self.titles,
+            published,
+            weights,
+            options,
+            ENGINE_VECTOR_DTYPE,
+            partial(parallel_blocks, workers=workers),
+        )
+
+
+# Set for the vector workers before they fork (parallel_blocks): read there, never pickled.
+_FORKED_BLOCK: Callable[[int], object] | None = None
+
+
+def parallel_blocks(block: Callable[[int], object], n_blocks: int, workers: int) -> Iterator:
+    """``block(k)`` for each k in range(n_blocks), in order, on ``workers`` forked processes."""
+    global _FORKED_BLOCK
+    _FORKED_BLOCK = block
+    try:
+        yield from parallel_map(
+            _block_in_worker, range(n_blocks), workers, "vectors", chunksize=1, min_items=2
+        )
+    finally:
+        _FORKED_BLOCK = None
+
+
+def _block_in_worker(k: int) -> object:
+    assert _FORKED_BLOCK is not None
+    return _FORKED_BLOCK(k)
 
 
 def _spans(n: int) -> list[tuple[int, int]]:
@@ -424,7 +457,7 @@ def group_documents(
         del signatures
         release_freed_memory()
     with timer("verify"):
-        verifier = features.verifier(docs, weights, options)
+        verifier = features.verifier(docs, weights, options, pool_workers(options))
         tokens = features.tokens
         del features  # their content and title ids: only the verifier's build reads them
         workers = pool_workers(options)
