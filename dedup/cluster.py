@@ -26,10 +26,8 @@ import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy.cluster.hierarchy import linkage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
-from scipy.spatial.distance import squareform
 
 log = logging.getLogger("dedup")
 
@@ -156,6 +154,11 @@ def cut_dendrogram(sim: np.ndarray, threshold: float, cohesion_ratio: float) -> 
     """Groups (local indices) of an average-linkage dendrogram over the symmetric similarity
     matrix ``sim`` (diagonal 1): a merge is kept if its average similarity reaches ``threshold``,
     both children were kept, and (for two multi-document children) it passes the cohesion test."""
+    # Imported here (0.2 s with scipy.spatial): the engine loads them while documents are
+    # extracted (LATER_STAGE_MODULES), not before.
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
     k = len(sim)
     merges = linkage(squareform(1.0 - sim, checks=False), method="average")
     members: list[list[int]] = [[i] for i in range(k)]

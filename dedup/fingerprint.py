@@ -16,7 +16,6 @@ from functools import lru_cache
 from itertools import chain, count, islice
 
 import numpy as np
-from datasketch import MinHash
 
 from dedup.candidates import segment_ranges, sorted_unique
 from dedup.config import LSHView, MinHashOptions
@@ -426,6 +425,10 @@ MINHASH_CELLS_PER_PASS = 1 << 22
 def _permutations(num_perm: int, seed: int, scheme: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """datasketch's permutation parameters (a, b) and initial (empty-set) hash values: taken
     from a MinHash it constructs, so they are drawn exactly as it draws them."""
+    # Imported here (0.15 s with the scipy modules its LSH needs): the engine loads it while
+    # documents are extracted (LATER_STAGE_MODULES), not before.
+    from datasketch import MinHash
+
     m = MinHash(num_perm=num_perm, seed=seed, scheme=scheme)
     a, b, empty = (np.array(x) for x in (*m.permutations, m.hashvalues))
     for x in (a, b, empty):

@@ -283,8 +283,8 @@ def test_eval_scores_a_grouping_against_labels(tmp_path: Path) -> None:
 
 
 def test_plain_text_runs_never_load_the_html_extractor(tmp_path: Path) -> None:
-    """trafilatura and its dependencies (0.15 s of start-up) load only for corpora with pages;
-    a corpus with a page still extracts it."""
+    """trafilatura and its dependencies (0.15 s of start-up) load only for corpora with pages,
+    warcio only for archives; a corpus with a page still extracts it."""
     from conftest import SEEDS
 
     page = tmp_path / "pages"
@@ -296,9 +296,9 @@ def test_plain_text_runs_never_load_the_html_extractor(tmp_path: Path) -> None:
         "from dedup.config import PipelineOptions\n"
         "from dedup.engines.local import run_pipeline\n"
         "result = run_pipeline(sys.argv[1:], PipelineOptions(paraphrase_model='none', workers=1))\n"
-        "print(len(result.documents), 'trafilatura' in sys.modules)\n"
+        "print(len(result.documents), 'trafilatura' in sys.modules, 'warcio' in sys.modules)\n"
     )
-    for inputs, expected in (([str(SEEDS)], "5 False"), ([str(SEEDS), str(page)], "6 True")):
+    for inputs, expected in (([str(SEEDS)], "5 False False"), ([str(SEEDS), str(page)], "6 True False")):
         run = subprocess.run([sys.executable, "-c", script, *inputs], capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         assert run.stdout.split() == expected.split()
