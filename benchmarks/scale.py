@@ -8,8 +8,9 @@ labelled story sets, then times, in one invocation and on the same corpus,
   LSH only: no extraction, no verification, no canonical text, no output tables;
 - ``ours``: ``dedup run corpus.jsonl --out DIR`` (every stage, Parquet outputs).
 
-Each runs in its own process under ``/usr/bin/time -v`` (wall time, peak RSS of the process
-tree's largest process). The machine is shared, so compare the ratio of the two within one
+Each runs in its own process under ``/usr/bin/time -v`` (wall time; CPU time of the process
+tree, i.e. the work done, which the naive loop does on one core and ours on all; peak RSS of
+the process tree's largest process). The machine is shared, so compare the ratio of the two within one
 invocation, not absolute times across invocations; ``--rounds N`` runs each contender N times,
 alternating which goes first, and reports medians.
 
@@ -235,14 +236,21 @@ def gold_scores(corpus: Path, naive_labels: dict[str, str], out: Path) -> tuple[
 
 
 def measure(command: list[str]) -> dict[str, float]:
-    """Wall seconds and peak RSS (MiB) of one command, in a fresh process tree."""
+    """Wall seconds, CPU seconds (user + system, of the whole process tree) and peak RSS (MiB)
+    of one command, in a fresh process tree. CPU seconds say how much work a contender did:
+    a busy spell of the shared machine stretches wall time more than them."""
     started = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{command} failed:\n{done.stderr[-3000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    return {"seconds": seconds, "peak_rss_mib": int(rss.group(1)) / 1024 if rss else float("nan")}
+    cpu = [re.search(rf"{kind} time \(seconds\): ([0-9.]+)", done.stderr) for kind in ("User", "System")]
+    return {
+        "seconds": seconds,
+        "cpu_seconds": sum(float(m.group(1)) for m in cpu) if all(cpu) else float("nan"),
+        "peak_rss_mib": int(rss.group(1)) / 1024 if rss else float("nan"),
+    }
 
 
 def run_size(
@@ -283,6 +291,7 @@ def run_size(
         result[name] = {
             "seconds": statistics.median(seconds),
             "seconds_per_round": seconds,
+            "cpu_seconds": statistics.median(run["cpu_seconds"] for run in runs[name]),
             "peak_rss_mib": max(run["peak_rss_mib"] for run in runs[name]),
         }
     ratios = [o["seconds"] / n["seconds"] for o, n in zip(runs["ours"], runs["naive"], strict=True)]
@@ -337,8 +346,8 @@ def main() -> None:
                 run_size(n_docs, args.seed, args.data, workdir, log, args.paraphrase_model, args.rounds)
             )
     header = (
-        f"{'docs':>9} {'contender':>9} {'seconds':>9} {'docs/s':>9} {'peak RSS':>10} {'ours/naive':>10} "
-        f"{'ARI':>6}"
+        f"{'docs':>9} {'contender':>9} {'seconds':>9} {'CPU s':>7} {'docs/s':>9} {'peak RSS':>10} "
+        f"{'ours/naive':>10} {'ARI':>6}"
     )
     print(header)
     for r in results:
@@ -346,7 +355,8 @@ def main() -> None:
             m = r[name]
             ratio = f"{r['time_ratio_ours_to_naive']:.2f}" if name == "ours" else ""
             print(
-                f"{r['documents']:>9} {name:>9} {m['seconds']:>9.1f} {m['docs_per_second']:>9.0f} "
+                f"{r['documents']:>9} {name:>9} {m['seconds']:>9.1f} {m['cpu_seconds']:>7.1f} "
+                f"{m['docs_per_second']:>9.0f} "
                 f"{m['peak_rss_mib']:>7.0f} MiB {ratio:>10} {m['ari']:>6.3f}"
             )
         stages = " ".join(f"{k}={v:.1f}" for k, v in r["ours"]["stages"].items())
