@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
+import pyarrow as pa
 
 from dedup.candidates import CandidatePairs, find_candidates, find_sorted
 from dedup.canonical import canonicalise_story, single_version_story
@@ -658,11 +659,14 @@ LATER_STAGE_MODULES = ("datasketch", "scipy.cluster.hierarchy", "scipy.spatial.d
 
 def load_later_stages() -> None:
     """What later stages need loaded, loaded while the workers extract: the term weights'
-    background frequencies (0.3 s; fingerprinting needs them before its workers fork) and
-    LATER_STAGE_MODULES."""
+    background frequencies (0.3 s; fingerprinting needs them before its workers fork),
+    LATER_STAGE_MODULES and pyarrow's conversions."""
     background_table(BACKGROUND_LANGUAGE)
     for module in LATER_STAGE_MODULES:
         importlib.import_module(module)
+    # pyarrow's first conversion of Python objects looks for pandas types, importing pandas
+    # where it is installed (0.3 s): the output tables would pay it with one core idle.
+    pa.array([], pa.string())
 
 
 def run_pipeline(inputs: Sequence[str], options: PipelineOptions, policy: str = "coverage") -> PipelineResult:
