@@ -16,6 +16,7 @@ from functools import lru_cache
 from itertools import chain, count, islice
 
 import numpy as np
+import pyarrow as pa
 
 from dedup.candidates import segment_ranges, sorted_unique
 from dedup.config import LSHView, MinHashOptions
@@ -113,21 +114,29 @@ def encode_documents(
     and of the title) into ids. Whether a token is a content word is decided once per distinct
     word, not once per occurrence; so is its background frequency in ``language`` (term
     weights read it: weighing millions of distinct terms is then shared by the workers)."""
-    ids: defaultdict[str, int] = defaultdict(count().__next__)
     body_lists, title_lists = [], []
     for text, title in texts_and_titles:
         body_lists.append(tokens(text))
         title_lists.append(content_tokens(title))
-    token_lengths, token_ids = _encoded(ids, body_lists)
-    is_content = np.zeros(len(ids), dtype=bool)
-    is_content[list(map(ids.__getitem__, content_words(list(ids))))] = True
+    token_lengths, title_lengths = _lengths(body_lists), _lengths(title_lists)
+    # Ids in order of first appearance, the bodies' tokens then the titles' (which may add
+    # words after the bodies'): one dictionary encoding of them all, a C++ hash table where a
+    # dict lookup a token took 60-70 ms per 512 articles (40 ms).
+    every_token = chain.from_iterable(chain(body_lists, title_lists))
+    encoded = pa.array(list(every_token), pa.string()).dictionary_encode()
+    vocabulary: list[str] = encoded.dictionary.to_pylist()
+    ids = encoded.indices.to_numpy().astype(np.int32, copy=False)
+    n_body = int(token_lengths.sum())
+    token_ids, title_ids = ids[:n_body], ids[n_body:]
+    size = max(len(vocabulary), 1)
+    content = set(content_words(vocabulary))
+    is_content = np.zeros(size, dtype=bool)
+    is_content[: len(vocabulary)] = np.fromiter(map(content.__contains__, vocabulary), bool, len(vocabulary))
     content_mask = is_content[token_ids]
     doc_of = np.repeat(np.arange(len(body_lists), dtype=np.int64), token_lengths)[content_mask]
     content_ids = token_ids[content_mask]
     content_lengths = np.bincount(doc_of, minlength=len(body_lists))
-    title_lengths, title_ids = _encoded(ids, title_lists)  # may add words after the body's
-    distinct = sorted_unique(doc_of * max(len(ids), 1) + content_ids) % max(len(ids), 1)
-    vocabulary = list(ids)
+    distinct = sorted_unique(doc_of * size + content_ids) % size
     return EncodedChunk(
         Vocabulary.of(vocabulary),
         token_lengths,
@@ -136,15 +145,14 @@ def encode_documents(
         content_ids,
         title_lengths,
         title_ids,
-        np.bincount(distinct, minlength=len(ids)),
+        np.bincount(distinct, minlength=len(vocabulary)),
         language or None,
         background_document_frequencies(vocabulary, language) if language else None,
     )
 
 
-def _encoded(ids: dict[str, int], lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    return lengths, _ids_of(ids, lists, int(lengths.sum())).astype(np.int32)
+def _lengths(lists: Sequence[Sequence[str]]) -> np.ndarray:
+    return np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
 
 
 @dataclass
