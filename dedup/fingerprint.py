@@ -103,17 +103,12 @@ class EncodedChunk:
     title_lengths: np.ndarray
     title_ids: np.ndarray
     document_frequency: np.ndarray  # by vocabulary id: the chunk's documents with it in their body content
-    language: str | None  # of the background frequencies
-    background: np.ndarray | None  # by vocabulary id: background_document_frequencies (None: no language)
 
 
-def encode_documents(
-    texts_and_titles: Iterable[tuple[str, str]], language: str | None = "en"
-) -> EncodedChunk:
+def encode_documents(texts_and_titles: Iterable[tuple[str, str]]) -> EncodedChunk:
     """Tokenise a chunk of documents (``tokens`` of the text; ``content_tokens`` of the text
     and of the title) into ids. Whether a token is a content word is decided once per distinct
-    word, not once per occurrence; so is its background frequency in ``language`` (term
-    weights read it: weighing millions of distinct terms is then shared by the workers)."""
+    word of the chunk, not once per occurrence."""
     body_lists, title_lists = [], []
     for text, title in texts_and_titles:
         body_lists.append(tokens(text))
@@ -146,8 +141,6 @@ def encode_documents(
         title_lengths,
         title_ids,
         np.bincount(distinct, minlength=len(vocabulary)),
-        language or None,
-        background_document_frequencies(vocabulary, language) if language else None,
     )
 
 
@@ -183,28 +176,33 @@ class EncodedCorpus:
         )
 
 
-def merge_encoded(chunks: Iterable[EncodedChunk]) -> EncodedCorpus:
+def merge_encoded(chunks: Iterable[EncodedChunk], language: str | None = "en") -> EncodedCorpus:
     """The chunks' documents, in order, under one vocabulary (ids in order of first appearance,
     chunk by chunk). Only ids are merged, each chunk as it comes: no word list is built, and
     the ids go to temporary files (``SpilledArray``), read back a slice at a time by the
-    stages that need them: at a million articles they would take several GiB of memory."""
+    stages that need them: at a million articles they would take several GiB of memory.
+
+    Each word new to the vocabulary gets its background frequency in ``language`` (None: none)
+    as its chunk is merged, while the workers tokenise the next chunks: once per distinct word
+    of the corpus. Weighed by the workers, a word was weighed again in every chunk it is in:
+    at 10,000 articles (benchmarks/scale.py), 844,000 words (86,000 of them asked of wordfreq)
+    for 550,000 distinct ones, and tokenising on one core took 6.8-8.2 s instead of 5.8-6.1 s."""
     vocabulary = VocabularyBuilder()
     df = GrowingArray(np.int64)
     background = GrowingArray(np.float64)
-    languages: set[str | None] = set()
     names = ("token", "content", "title")
     lengths: dict[str, list[np.ndarray]] = {name: [np.zeros(1, np.int64)] for name in names}
     ids = {name: SpilledArray(np.int32) for name in names}
     for chunk in chunks:
-        languages.add(chunk.language)
-        if len(languages) > 1:
-            raise ValueError(f"chunks encoded with different languages: {sorted(map(str, languages))}")
+        known = len(vocabulary)
         to_global = vocabulary.add(chunk.vocabulary)
         df.resize(len(vocabulary))
         df.view()[to_global] += chunk.document_frequency  # a chunk's ids are distinct
-        if chunk.background is not None:
+        if language:
+            new = np.flatnonzero(to_global >= known)
             background.resize(len(vocabulary))
-            background.view()[to_global] = chunk.background  # a function of the word: one value
+            new_words = chunk.vocabulary.words(new)
+            background.view()[to_global[new]] = background_document_frequencies(new_words, language)
         for name in names:
             lengths[name].append(getattr(chunk, f"{name}_lengths"))
             ids[name].append(to_global[getattr(chunk, f"{name}_ids")])
@@ -212,8 +210,7 @@ def merge_encoded(chunks: Iterable[EncodedChunk]) -> EncodedCorpus:
     for spilled in ids.values():
         spilled.flush()  # before any worker forks with a copy of the write buffer
     views = [EncodedTokens(words, np.cumsum(np.concatenate(lengths[name])), ids[name]) for name in names]
-    language = languages.pop() if languages else None
-    return EncodedCorpus(*views, df.final(), background.final() if language else None, language)
+    return EncodedCorpus(*views, df.final(), background.final() if language else None, language or None)
 
 
 def keyword_set(

@@ -320,24 +320,19 @@ def test_encoded_documents_give_the_token_lists_content_words_and_frequencies() 
     empty = merge_encoded([encode_documents([])])
     assert (len(empty.tokens), list(empty.content), list(empty.titles)) == (0, [], [])
     assert dict(empty.weights().df) == {}
-    with pytest.raises(ValueError, match="different languages"):
-        merge_encoded([encode_documents(texts[:3]), encode_documents(texts[3:], language=None)])
 
 
 @pytest.mark.parametrize("language", ["en", None])
 def test_weights_read_by_id_equal_fitted_weights_bit_for_bit(
     language: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Weights from the merged ids and the workers' background frequencies weigh every term
-    (by id, by word, in a batch, or a word outside the corpus) exactly as TermWeights.fit."""
+    """Weights from the merged ids, with the background frequencies of each chunk's new words
+    (words recur across the chunks), weigh every term (by id, by word, in a batch, or a word
+    outside the corpus) exactly as TermWeights.fit."""
     from dedup.fingerprint import merge_encoded
 
-    texts, chunks = _encoded_sample(5)
-    if language is None:
-        from dedup.fingerprint import encode_documents
-
-        chunks = [encode_documents(texts[k : k + 7], language=None) for k in range(0, len(texts), 7)]
-    corpus = merge_encoded(chunks)
+    _, chunks = _encoded_sample(5)
+    corpus = merge_encoded(chunks, language)
     by_id = corpus.weights(language=language)
     fitted = TermWeights.fit(list(corpus.content), language=language)
     vocabulary = list(corpus.tokens.vocabulary)

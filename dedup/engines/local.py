@@ -160,26 +160,25 @@ class DocumentFeatures:
         """Features of ``docs`` on ``workers`` processes. ``language``: that of the background
         frequencies ``weights`` reads; None when the caller weighs terms its own way (they
         are then not computed)."""
-        # Workers read the documents forked, and send back word ids and each word's background
-        # frequency: the parent's share of the work is then small. Tokens and content words
-        # stay ids (4 bytes a word): weights and the verifier read the ids, and what needs
-        # words (keywords, shingles, relation labels) reads them a document at a time.
+        # Workers read the documents forked and send back word ids; the parent merges each
+        # chunk as it comes, weighing the words new to the vocabulary while the workers go on.
+        # Tokens and content words stay ids (4 bytes a word): weights and the verifier read
+        # the ids, and what needs words (keywords, shingles, relation labels) reads them a
+        # document at a time.
         global _FORKED_DOCS
         spans = _spans(len(docs))
-        if language:
-            background_table(language)  # loaded once, before the workers fork
         _FORKED_DOCS = docs
         try:
             # Each chunk is merged as it arrives: the chunks' vocabularies are never all held.
             chunks = parallel_map(
-                partial(_encode_in_worker, language=language),
+                _encode_in_worker,
                 spans,
                 workers,
                 "tokenise",
                 chunksize=1,
                 min_items=_min_spans(docs, spans),
             )
-            encoded = merge_encoded(chunks)
+            encoded = merge_encoded(chunks, language)
         finally:
             _FORKED_DOCS = None
         return cls(encoded.tokens, encoded.content, encoded.titles, encoded)
@@ -258,10 +257,10 @@ def _min_spans(docs: Sequence, spans: Sequence, min_documents: int = MIN_ITEMS_F
     return 2 if len(docs) >= min_documents else len(spans) + 1
 
 
-def _encode_in_worker(span: tuple[int, int], language: str | None) -> EncodedChunk:
+def _encode_in_worker(span: tuple[int, int]) -> EncodedChunk:
     assert _FORKED_DOCS is not None
     docs = _FORKED_DOCS[span[0] : span[1]]
-    return encode_documents(((d.text, d.title or "") for d in docs), language)
+    return encode_documents((d.text, d.title or "") for d in docs)
 
 
 def _rows(lists: Sequence[Sequence[str]], start: int, stop: int) -> Sequence[Sequence[str]]:
@@ -659,7 +658,7 @@ LATER_STAGE_MODULES = ("datasketch", "scipy.cluster.hierarchy", "scipy.spatial.d
 
 def load_later_stages() -> None:
     """What later stages need loaded, loaded while the workers extract: the term weights'
-    background frequencies (0.3 s; fingerprinting needs them before its workers fork),
+    background frequencies (0.3 s; fingerprinting reads them as it merges the chunks),
     LATER_STAGE_MODULES and pyarrow's conversions."""
     background_table(BACKGROUND_LANGUAGE)
     for module in LATER_STAGE_MODULES:
