@@ -67,6 +67,10 @@ class Document:
             self._word_count = (self.text, len(self.text.split()))
         return self._word_count[1]
 
+    def set_word_count(self, n_words: int) -> None:
+        """Record ``len(self.text.split())``, counted where the text was made."""
+        self._word_count = (self.text, n_words)
+
     def with_text(self, text: str, n_words: int | None = None) -> Document:
         """This document with ``text`` instead; ``n_words``: that text's word count, if known."""
         doc = dataclasses.replace(self, text=text)

@@ -117,6 +117,8 @@ def test_real_news_pages_extract_their_ground_truth() -> None:
         expected = set(truth[page_id]["articleBody"].split())
         got = set(doc.text.split()) if isinstance(doc, Document) else set()
         recalls.append(len(expected & got) / len(expected))
+        if isinstance(doc, Document):  # counted by the line rules, as the text splits
+            assert doc.n_words == len(doc.text.split())
     assert sum(recalls) / len(recalls) > 0.8
 
 
@@ -258,7 +260,9 @@ def _ref_clean_lines(lines: list[str], *, plain_text: bool, known_title: str | N
             dropped.append(("heading", line))
         else:
             body.append(line)
-    return B.CleanedText(title=title, body="\n".join(body), dropped=tuple(dropped))
+    return B.CleanedText(
+        title=title, body="\n".join(body), dropped=tuple(dropped), n_words=len("\n".join(body).split())
+    )
 
 
 # Words, openings and characters the pre-checks test for, in several cases, with the

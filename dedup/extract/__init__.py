@@ -42,6 +42,7 @@ def extract_document(record: SourceRecord, min_words: int = 15) -> Document | Re
             author=page.author,
             language=page.language,
         )
+        doc.set_word_count(page.n_words)  # min_words and the outputs read it
     else:
         markdown = record.source_path.lower().removesuffix(".gz").endswith((".md", ".markdown"))
         cleaned = clean_plain_text(record.content, markdown=markdown)
@@ -54,6 +55,7 @@ def extract_document(record: SourceRecord, min_words: int = 15) -> Document | Re
             published=record.published,
             site=record.site,
         )
+        doc.set_word_count(cleaned.n_words)
     if doc.n_words < min_words:
         return Reject(
             record.source_path,

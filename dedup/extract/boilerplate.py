@@ -369,6 +369,7 @@ class CleanedText:
     title: str | None
     body: str
     dropped: tuple[tuple[str, str], ...]  # (rule, line) for every removed line, for audits
+    n_words: int  # len(body.split()): the body lines' counts, which the rules read anyway
 
 
 def clean_lines(lines: list[str], *, plain_text: bool, known_title: str | None = None) -> CleanedText:
@@ -453,6 +454,7 @@ def clean_lines(lines: list[str], *, plain_text: bool, known_title: str | None =
     # 4. Bylines, author roles, bios and headings. Above the first prose paragraph, longer
     # unpunctuated lines are standfirsts and kickers that restate the headline.
     body: list[str] = []
+    body_words = 0
     for i in kept:
         line, s, n_words, low = lines[i], stripped[i], word_counts[i], lowered[i]
         if _byline(s, n_words, low):
@@ -463,4 +465,5 @@ def clean_lines(lines: list[str], *, plain_text: bool, known_title: str | None =
             dropped.append(("heading", line))
         else:
             body.append(line)
-    return CleanedText(title=title, body="\n".join(body), dropped=tuple(dropped))
+            body_words += n_words
+    return CleanedText(title=title, body="\n".join(body), dropped=tuple(dropped), n_words=body_words)

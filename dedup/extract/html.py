@@ -54,6 +54,7 @@ _LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?=$|[-_])")
 @dataclass(frozen=True, slots=True)
 class HtmlExtraction:
     text: str
+    n_words: int  # len(text.split())
     title: str | None
     published: str | None
     author: str | None
@@ -141,6 +142,7 @@ def extract_html(html: str, url: str | None = None) -> HtmlExtraction | None:
     cleaned = clean_lines(lines, plain_text=False, known_title=title)
     return HtmlExtraction(
         text=cleaned.body,
+        n_words=cleaned.n_words,
         title=title,
         published=meta["published"],
         author=meta["author"],
