@@ -75,7 +75,7 @@ class Document:
         """This document with ``text`` instead; ``n_words``: that text's word count, if known."""
         doc = dataclasses.replace(self, text=text)
         if n_words is not None:
-            doc._word_count = (text, n_words)
+            doc.set_word_count(n_words)
         return doc
 
 

@@ -603,7 +603,6 @@ def _encoded_count_blocks(
     renumbered = np.zeros(len(body_content.vocabulary), dtype=np.int32)
     renumbered[in_order] = np.arange(len(in_order))
     width = len(in_order)
-
     size = block_docs(len(body_content))
 
     def rows(view: EncodedTokens, start: int) -> _CountRows:
