@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import random
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -27,6 +28,7 @@ from dedup.weights import (
     TermWeights,
     background_document_frequency,
     background_table,
+    is_plain_word,
 )
 
 
@@ -239,17 +241,26 @@ def test_idf_array_equals_idf_bit_for_bit(terms_per_pass: int, monkeypatch: pyte
 
 def test_plain_words_outside_the_table_have_no_wordfreq_frequency() -> None:
     """The shortcut in weights.background_document_frequency: wordfreq answers 0.0 for every
-    plain lower-case ASCII word it has no frequency for."""
+    plain word (lower-case ASCII, or letters of a spaced script) it has no frequency for, and
+    words it reads otherwise are not taken for plain."""
     import wordfreq
 
     table = background_table("en")
     rng = random.Random(2)
     words = {"".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(1, 14))) for _ in range(3000)}
     words |= {t for p in sorted(SEEDS.glob("*.txt")) for t in tokens(p.read_text(encoding="utf-8"))}
-    absent = [w for w in words if w not in table and w.isascii() and w.isalpha() and w.islower()]
-    assert len(absent) > 1000
+    # Foreign-language words as tokens() spells them: accents, Cyrillic, Greek, Hangul, Arabic...
+    for language in ("de", "fr", "pl", "tr", "vi", "ru", "el", "he", "ar", "ko"):
+        words |= {t for w in wordfreq.top_n_list(language, 2000) for t in tokens(w)}
+    absent = sorted(w for w in words if w not in table and is_plain_word(w))
+    assert len(absent) > 10000
+    assert sum(not w.isascii() for w in absent) > 8000
     assert all(wordfreq.word_frequency(w, "en") == 0.0 for w in absent)
-    for w in absent[:200]:
+    # Words wordfreq reads as another word (case-folded, composed) have frequencies: not plain.
+    for read_otherwise in ("straße", unicodedata.normalize("NFD", "한국")):
+        assert read_otherwise not in table and not is_plain_word(read_otherwise)
+        assert wordfreq.word_frequency(read_otherwise, "en") > 0.0
+    for w in [*absent[:100], *absent[-100:]]:  # ASCII words sort first, then the others
         expected = -math.expm1(-max(wordfreq.word_frequency(w, "en"), MIN_BACKGROUND_FREQUENCY) * 300)
         assert background_document_frequency(w, "en") == expected
 
