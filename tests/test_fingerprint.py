@@ -265,6 +265,14 @@ def test_plain_words_outside_the_table_have_no_wordfreq_frequency() -> None:
         assert background_document_frequency(w, "en") == expected
 
 
+def test_wordfreq_lookups_read_the_loaded_background_table() -> None:
+    """The table ``background_table`` loads is the one wordfreq's own lookups read (numbers,
+    dotted words): not a second copy built on the first such lookup."""
+    import wordfreq
+
+    assert background_table("en") is wordfreq.get_frequency_dict("en", "best")
+
+
 def test_numbers_are_weighed_as_wordfreq_weighs_them() -> None:
     """The shortcut in weights._wordfreq_frequency: a number is asked by its shape (groups
     other than four digits reduced to their first digit), and wordfreq answers the same."""
