@@ -15,8 +15,9 @@ whatever ``--workers`` says. Loading PyTorch and sentence-transformers took 4.8 
 Runtime loads in 0.3-0.4 s. The model is exported to ONNX once per machine (with torch,
 offline, into the cache folder: ``cache_dir``) and reused by every later run; the embeddings
 are sentence-transformers' own (mean of the token vectors, unit length:
-tests/test_canonical.py compares them to 1e-5). Nothing is loaded for a run
-whose stories have no candidate addition (singletons, exact copies).
+tests/test_canonical.py compares them to 1e-5). On one worker, nothing is loaded for a run
+whose stories have no candidate addition (singletons, exact copies); on several, the local
+engine loads the model while the workers extract, when the parent would otherwise wait.
 """
 
 from __future__ import annotations

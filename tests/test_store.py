@@ -6,6 +6,7 @@ import gzip
 import json
 import multiprocessing
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import zstandard
 
 import dedup.engines.local as local
 import dedup.output as output
+from dedup import paraphrase
 from dedup.canonical import composed_paragraphs
 from dedup.config import PipelineOptions
 from dedup.ingest.decode import decode_text, decompress, strip_compression
@@ -229,6 +231,19 @@ def test_extraction_calls_meanwhile_once_before_any_result(monkeypatch: pytest.M
     calls = []
     assert list(local.extracted(iter([]), PipelineOptions(workers=2), lambda: calls.append(0))) == []
     assert calls == [0]
+
+
+@pytest.mark.skipif(not paraphrase.semantic_available(), reason="the 'semantic' extra is not installed")
+def test_the_paraphrase_model_is_loaded_while_several_workers_extract() -> None:
+    """With several workers the parent loads the model while they extract; with one (the
+    parent extracts) or with no model, only canonicalisation loads it, if a story needs it."""
+    model = PipelineOptions(paraphrase_model=paraphrase.MODEL_NAME)
+    paraphrase.encoder.cache_clear()
+    for options in (replace(model, workers=1), PipelineOptions(workers=2, paraphrase_model="none")):
+        local.load_later_stages(options)
+        assert paraphrase.encoder.cache_info().currsize == 0
+    local.load_later_stages(replace(model, workers=2))
+    assert paraphrase.encoder.cache_info().currsize == 1
 
 
 def test_text_tables_written_in_batches_equal_whole_tables(

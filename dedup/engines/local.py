@@ -656,22 +656,26 @@ def canonicalise(
 LATER_STAGE_MODULES = ("datasketch", "scipy.cluster.hierarchy", "scipy.spatial.distance")
 
 
-def load_later_stages() -> None:
+def load_later_stages(options: PipelineOptions) -> None:
     """What later stages need loaded, loaded while the workers extract: the term weights'
     background frequencies (0.3 s; fingerprinting reads them as it merges the chunks),
-    LATER_STAGE_MODULES and pyarrow's conversions."""
+    LATER_STAGE_MODULES, pyarrow's conversions and, with several workers, the paraphrase
+    model (0.3-0.4 s on one core: canonicalisation would load it while the others wait)."""
     background_table(BACKGROUND_LANGUAGE)
     for module in LATER_STAGE_MODULES:
         importlib.import_module(module)
     # pyarrow's first conversion of Python objects looks for pandas types, importing pandas
     # where it is installed (0.3 s): the output tables would pay it with one core idle.
     pa.array([], pa.string())
+    if options.paraphrase_model != NONE and pool_workers(options) > 1:
+        encoder(options.paraphrase_model)
 
 
 def run_pipeline(inputs: Sequence[str], options: PipelineOptions, policy: str = "coverage") -> PipelineResult:
     timer = StageTimer()
     with timer("extract"):  # reading the inputs included: the two are streamed together
-        n_files, docs, rejects = ingest_to_store(inputs, options, meanwhile=load_later_stages)
+        preload = partial(load_later_stages, options)
+        n_files, docs, rejects = ingest_to_store(inputs, options, meanwhile=preload)
     input_records = len(docs) + len(rejects)
     log.info("extract: %d files, %d documents, %d rejects", n_files, len(docs), len(rejects))
     grouping = group_documents(docs, options, timer)
