@@ -92,15 +92,10 @@ def background_document_frequencies(terms: Sequence[str], language: str) -> np.n
     words) go to wordfreq one by one."""
     freqs = list(map(background_table(language).get, terms))
     if None in freqs:
-        # Most terms outside the table are plain words (0.0, see _PLAIN_WORD_LANGUAGES): the
-        # ASCII test inline, not a call a term.
+        # Most terms outside the table are plain words (0.0, see _PLAIN_WORD_LANGUAGES).
         plain = language in _PLAIN_WORD_LANGUAGES
         freqs = [
-            f
-            if f is not None
-            else 0.0
-            if plain and (t.isalpha() and t.islower() if t.isascii() else is_plain_word(t))
-            else _wordfreq_frequency(t, language)
+            f if f is not None else 0.0 if plain and is_plain_word(t) else _wordfreq_frequency(t, language)
             for t, f in zip(terms, freqs, strict=True)
         ]
     floor, tokens = MIN_BACKGROUND_FREQUENCY, TYPICAL_DOCUMENT_TOKENS
