@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from dedup.candidates import segment_ranges, sorted_unique
 from dedup.config import LSHView, MinHashOptions
+from dedup.languages import DocumentLanguages
 from dedup.store import SpilledArray
 from dedup.text import content_tokens, content_words, tokens, word_ngrams
 from dedup.vocabulary import GrowingArray, Vocabulary, VocabularyBuilder
@@ -107,8 +108,9 @@ class EncodedChunk:
 
 def encode_documents(texts_and_titles: Iterable[tuple[str, str]]) -> EncodedChunk:
     """Tokenise a chunk of documents (``tokens`` of the text; ``content_tokens`` of the text
-    and of the title) into ids. Whether a token is a content word is decided once per distinct
-    word of the chunk, not once per occurrence."""
+    and of the title, less the function words of a document's language when it is not English:
+    ``DocumentLanguages``) into ids. Whether a token is a content word is decided once per
+    distinct word of the chunk, not once per occurrence."""
     body_lists, title_lists = [], []
     for text, title in texts_and_titles:
         body_lists.append(tokens(text))
@@ -128,6 +130,14 @@ def encode_documents(texts_and_titles: Iterable[tuple[str, str]]) -> EncodedChun
     is_content = np.zeros(size, dtype=bool)
     is_content[: len(vocabulary)] = np.fromiter(map(content.__contains__, vocabulary), bool, len(vocabulary))
     content_mask = is_content[token_ids]
+    # A document in another language also loses that language's function words (body and title).
+    languages = DocumentLanguages.of(vocabulary, token_ids, token_lengths)
+    if languages.table is not None:
+        content_mask &= ~languages.function_word_tokens(token_ids, token_lengths)
+        in_title = ~languages.function_word_tokens(title_ids, title_lengths)
+        title_ids = title_ids[in_title]
+        title_of = np.repeat(np.arange(len(title_lists), dtype=np.int64), title_lengths)[in_title]
+        title_lengths = np.bincount(title_of, minlength=len(title_lists))
     doc_of = np.repeat(np.arange(len(body_lists), dtype=np.int64), token_lengths)[content_mask]
     content_ids = token_ids[content_mask]
     content_lengths = np.bincount(doc_of, minlength=len(body_lists))

@@ -2,8 +2,9 @@
 
 A batch is matched against every earlier story without recomputing history: the state keeps
 each document (text and metadata, so touched stories can be re-canonicalised), its story, its
-LSH signatures as they were when it was indexed (the MinHash scheme and parameters are
-recorded beside them, so a later run refuses signatures it cannot compare), the verified
+LSH signatures as they were when it was indexed (the MinHash scheme and parameters, and the
+rule that picks content words, are recorded beside them, so a later run refuses signatures it
+cannot compare), the verified
 edges between earlier documents, the corpus document frequencies behind IDF, and the log of
 story merges. Everything is Parquet plus one JSON file, written to a staging folder and
 swapped in like the outputs.
@@ -21,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dedup.languages import CONTENT_WORD_RULE
 from dedup.records import DOCUMENTS_SCHEMA, MERGES_SCHEMA, SCHEMA_VERSION, Document
 
 STATE_FILE = "state.json"
@@ -76,7 +78,12 @@ class State:
 
 def compatibility(minhash: dict[str, Any], views: list[dict[str, Any]]) -> dict[str, Any]:
     """What must be equal for saved signatures to be comparable with new ones."""
-    return {"schema_version": SCHEMA_VERSION, "minhash": minhash, "views": views}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "minhash": minhash,
+        "views": views,
+        "content_words": CONTENT_WORD_RULE,
+    }
 
 
 def load_state(folder: Path, expected: dict[str, Any]) -> State:

@@ -22,7 +22,8 @@ from dedup.fingerprint import (
     view_feature_sets,
     view_features,
 )
-from dedup.text import tokens
+from dedup.languages import function_words
+from dedup.text import STOPWORDS, tokens
 from dedup.weights import (
     MIN_BACKGROUND_FREQUENCY,
     TermWeights,
@@ -305,6 +306,8 @@ def _encoded_sample(seed: int) -> tuple[list[tuple[str, str]], list]:
     rng = random.Random(seed)
     words = ["The", "minister", "said", "U.S.", "Zürich's", "1,999", "a", "of", "—", "x", "Paris", "7348"]
     words += ["".join(rng.choices("abcdefgh", k=rng.randint(2, 7))) for _ in range(40)]
+    # No other language's function word ("de"): these documents are English (test_languages.py).
+    words = [w for w in words if w.lower() in STOPWORDS or w.lower() not in function_words().languages_of]
     texts = [(" ".join(rng.choices(words, k=rng.choice([0, 1, 7, 60]))), rng.choice(["", "The Paris x"]))]
     texts += [
         (" ".join(rng.choices(words, k=rng.choice([0, 1, 7, 60]))), rng.choice(["Minister", "Ohgreb 2,024"]))

@@ -80,11 +80,17 @@ def test_state_with_other_minhash_parameters_is_refused(tmp_path: Path) -> None:
     a, b = _batches(tmp_path)
     state = tmp_path / "state"
     assert run_cli("run", str(a), "--out", str(tmp_path / "out-a"), "--state", str(state), "-q")[0] == 0
-    meta = json.loads((state / "state.json").read_text())
+    written = json.loads((state / "state.json").read_text())
+    meta = json.loads(json.dumps(written))
     meta["minhash"]["scheme"] = "legacy"  # as if written by datasketch < 2.0
     (state / "state.json").write_text(json.dumps(meta))
     code, output = run_cli("run", str(b), "--out", str(tmp_path / "out-b"), "--state", str(state))
     assert code == 1 and "not comparable" in output
+    # As if written before other languages' function words were left out of content words.
+    meta = {key: value for key, value in written.items() if key != "content_words"}
+    (state / "state.json").write_text(json.dumps(meta))
+    code, output = run_cli("run", str(b), "--out", str(tmp_path / "out-b"), "--state", str(state))
+    assert code == 1 and "content_words=None" in output
 
 
 def test_a_bridge_merges_earlier_stories_and_history_wins() -> None:

@@ -17,7 +17,7 @@ import zstandard
 
 import dedup.engines.local as local
 import dedup.output as output
-from dedup import paraphrase
+from dedup import languages, paraphrase
 from dedup.canonical import composed_paragraphs
 from dedup.config import PipelineOptions
 from dedup.ingest.decode import decode_text, decompress, strip_compression
@@ -236,12 +236,18 @@ def test_extraction_calls_meanwhile_once_before_any_result(monkeypatch: pytest.M
 @pytest.mark.skipif(not paraphrase.semantic_available(), reason="the 'semantic' extra is not installed")
 def test_the_paraphrase_model_is_loaded_while_several_workers_extract() -> None:
     """With several workers the parent loads the model while they extract; with one (the
-    parent extracts) or with no model, only canonicalisation loads it, if a story needs it."""
+    parent extracts) or with no model, only canonicalisation loads it, if a story needs it.
+    So with the function words of other languages: with one worker, only a document that is
+    not plainly English loads them."""
     model = PipelineOptions(paraphrase_model=paraphrase.MODEL_NAME)
     paraphrase.encoder.cache_clear()
+    languages.function_words.cache_clear()
+    local.load_later_stages(replace(model, workers=1))
+    assert languages.function_words.cache_info().currsize == 0
     for options in (replace(model, workers=1), PipelineOptions(workers=2, paraphrase_model="none")):
         local.load_later_stages(options)
         assert paraphrase.encoder.cache_info().currsize == 0
+    assert languages.function_words.cache_info().currsize == 1
     local.load_later_stages(replace(model, workers=2))
     assert paraphrase.encoder.cache_info().currsize == 1
 

@@ -38,6 +38,7 @@ from dedup.fingerprint import (
     view_feature_sets,
 )
 from dedup.ingest import InputFile, discover_inputs, read_input
+from dedup.languages import function_words
 from dedup.paraphrase import NONE, encoder
 from dedup.processes import fork_pool
 from dedup.progress import progress
@@ -660,8 +661,12 @@ def load_later_stages(options: PipelineOptions) -> None:
     """What later stages need loaded, loaded while the workers extract: the term weights'
     background frequencies (0.3 s; fingerprinting reads them as it merges the chunks),
     LATER_STAGE_MODULES, pyarrow's conversions and, with several workers, the paraphrase
-    model (0.3-0.4 s on one core: canonicalisation would load it while the others wait)."""
+    model (0.3-0.4 s on one core: canonicalisation would load it while the others wait).
+    With several workers, also the function words of other languages (0.4 s): each tokenising
+    worker that meets a document that is not plainly English would load them again."""
     background_table(BACKGROUND_LANGUAGE)
+    if pool_workers(options) > 1:
+        function_words()
     for module in LATER_STAGE_MODULES:
         importlib.import_module(module)
     # pyarrow's first conversion of Python objects looks for pandas types, importing pandas
