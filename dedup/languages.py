@@ -8,8 +8,8 @@ grouped into stories, one of them 22 unrelated articles. A document whose words 
 another language's function words has that language's function words removed from its
 content words as well as ``STOPWORDS``.
 
-A language's function words are its most frequent words in wordfreq's lists, without digits
-or single letters; all the lists load in 0.4 s, once per process: when a chunk holds a
+A language's function words are its most frequent words in wordfreq's lists, letters only
+and more than one; all the lists load in 0.4 s, once per process: when a chunk holds a
 document that is not plainly English, or (local engine, several workers) while the workers
 extract. An English document is tokenised exactly as before.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain, islice
 
 import numpy as np
 
@@ -72,18 +73,25 @@ class FunctionWords:
         return table
 
 
+def _most_frequent_words(language: str, n: int) -> list[str]:
+    """Of the ``n`` most frequent words of ``language`` in wordfreq's small list, those our
+    tokenizer reads as one content-word-shaped token: letters only, more than one, tokenised
+    to itself (so no number, which is always a content word)."""
+    import wordfreq
+
+    # Uncached: wordfreq's lru_cache would keep all 36 lists, 128 MB, for 100 words of each.
+    read = getattr(wordfreq.get_frequency_list, "__wrapped__", wordfreq.get_frequency_list)
+    top = list(islice(chain.from_iterable(read(language, "small")), n))  # most frequent first
+    return [word for word in top if len(word) > 1 and word.isalpha() and tokens(word) == [word]]
+
+
 @lru_cache(maxsize=1)
 def function_words() -> FunctionWords:
     """Every language's function words, loaded once per process (fork after loading)."""
-    import wordfreq
-
     languages_of: dict[str, list[int]] = {word: [ENGLISH] for word in STOPWORDS}
     for k, language in enumerate(FUNCTION_WORD_LANGUAGES, start=1):
-        for word in wordfreq.top_n_list(language, FUNCTION_WORDS_PER_LANGUAGE, wordlist="small"):
-            # As our tokenizer reads them: a single letter is never a content word anyway, and
-            # numbers always are.
-            if len(word) > 1 and word.isalpha() and tokens(word) == [word]:
-                languages_of.setdefault(word, []).append(k)
+        for word in _most_frequent_words(language, FUNCTION_WORDS_PER_LANGUAGE):
+            languages_of.setdefault(word, []).append(k)
     return FunctionWords(
         ("en", *FUNCTION_WORD_LANGUAGES), {word: tuple(of) for word, of in languages_of.items()}
     )
