@@ -28,6 +28,7 @@ from dedup.candidates import segment_ranges, sorted_unique
 from dedup.config import PipelineOptions
 from dedup.extract.boilerplate import is_heading
 from dedup.facts import Fact, extract_facts, extract_figures
+from dedup.languages import ENGLISH, language_function_words, language_of
 from dedup.paraphrase import NONE, CanonicalEmbeddings, encoder
 from dedup.records import Addition, ComposedAddition, Document, Member, Story
 from dedup.text import STOPWORDS, content_words, split_sentences, tokens
@@ -111,11 +112,21 @@ def _sentence_tokens(sentence: str) -> tuple[str, ...]:
 _UNMATCHED = STOPWORDS | ATTRIBUTION
 
 
+@lru_cache(maxsize=64)
+def _unmatched_in(language: int) -> frozenset[str]:
+    """_UNMATCHED, and the function words of ``language`` when it is not English, as the
+    fingerprint leaves them out of a document's content words (``dedup.languages``)."""
+    return _UNMATCHED | language_function_words(language)
+
+
 @lru_cache(maxsize=1 << 17)
-def _sentence_words(sentence: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _sentence_words(
+    sentence: str, language: int = ENGLISH
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """A sentence's content words without attribution verbs, as written and stemmed, and its
-    distinct stems in sorted order (its columns in the aligner's matrices)."""
-    words = tuple(content_words(_sentence_tokens(sentence), _UNMATCHED))
+    distinct stems in sorted order (its columns in the aligner's matrices); ``language``:
+    that of its document."""
+    words = tuple(content_words(_sentence_tokens(sentence), _unmatched_in(language)))
     terms = tuple(map(stem, words))
     return words, terms, tuple(sorted(set(terms)))
 
@@ -144,8 +155,10 @@ class SentenceTable:
         for p, paragraph in enumerate(paragraph_sentences(text)):
             sentences.extend(paragraph)
             paragraphs.extend([p] * len(paragraph))
-        read = zip(*map(_sentence_words, sentences), strict=True) if sentences else ((), (), ())
-        words, terms, distinct = read
+        # The document's language, read from all its words, decides which are function words.
+        language = language_of(list(chain.from_iterable(map(_sentence_tokens, sentences))))
+        read = [_sentence_words(sentence, language) for sentence in sentences]
+        words, terms, distinct = zip(*read, strict=True) if read else ((), (), ())
         return cls(sentences, paragraphs, list(words), list(terms), list(distinct))
 
 

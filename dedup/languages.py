@@ -141,3 +141,22 @@ class DocumentLanguages:
             of_language = doc_language == language
             mask[of_language] = self.table[language][token_ids[of_language]]
         return mask
+
+
+def language_of(tokens: Sequence[str]) -> int:
+    """``DocumentLanguages.of`` for one document, given its tokens."""
+    if sum(map(STOPWORDS.__contains__, tokens)) >= ENGLISH_SHARE * len(tokens):
+        return ENGLISH  # the common case, decided as ``of`` decides it, without a vocabulary
+    vocabulary = list(dict.fromkeys(tokens))
+    index = {word: i for i, word in enumerate(vocabulary)}
+    ids = np.fromiter(map(index.__getitem__, tokens), np.int64, len(tokens))
+    return int(DocumentLanguages.of(vocabulary, ids, np.array([len(tokens)])).languages[0])
+
+
+@lru_cache(maxsize=64)
+def language_function_words(language: int) -> frozenset[str]:
+    """The function words a document of ``language`` (an index into ``function_words()
+    .languages``) loses beyond STOPWORDS: none for English."""
+    if language == ENGLISH:
+        return frozenset()
+    return frozenset(word for word, of in function_words().languages_of.items() if language in of)

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from conftest import SEEDS
+from dedup.canonical import ATTRIBUTION, SentenceTable
 from dedup.cli import main
 from dedup.fingerprint import encode_documents
 from dedup.languages import DocumentLanguages, function_words
@@ -106,3 +107,17 @@ def test_unrelated_articles_in_a_minority_language_are_separate_stories(tmp_path
     seeds = {story for name, story in story_of.items() if not name.startswith("es-")}
     assert len(set(spanish)) == len(SPANISH_ARTICLES)
     assert len(seeds) == 1 and seeds.isdisjoint(spanish)
+
+
+def test_canonicalisation_leaves_out_the_function_words_the_fingerprint_leaves_out() -> None:
+    """Every stage agrees on a document's words: the sentence tables' words are the
+    fingerprint's content words (less English attribution verbs), in every language."""
+    texts = [BRIDGE["en"] + " A spokesman said so.", *BRIDGE.values(), *SPANISH_ARTICLES]
+    chunk = encode_documents([(text, "") for text in texts])
+    starts = np.concatenate([[0], np.cumsum(chunk.content_lengths)])
+    for k, text in enumerate(texts):
+        content = chunk.vocabulary.words(chunk.content_ids[starts[k] : starts[k + 1]])
+        table = SentenceTable.of(text)
+        assert [w for words in table.words for w in words] == [w for w in content if w not in ATTRIBUTION]
+    spanish = {w for words in SentenceTable.of(BRIDGE["es"]).words for w in words}
+    assert {"que", "las", "el"}.isdisjoint(spanish) and {"puente", "vecinos"} <= spanish
