@@ -22,6 +22,7 @@ from functools import lru_cache
 from itertools import chain, islice
 
 import numpy as np
+from scipy import sparse
 
 from dedup.text import STOPWORDS, tokens
 
@@ -120,9 +121,20 @@ class DocumentLanguages:
         if not unclear.any():
             return cls(languages, None)
         table = function_words().table(vocabulary)
+        # Each unclear document's count of each function word, sparse, times the table: a
+        # language's hits in one product (one pass over the tokens per language cost 4 times
+        # as much on the extraction sets' pages).
+        columns = np.flatnonzero(table.any(axis=0))
+        column_of = np.full(len(vocabulary), -1, dtype=np.int64)
+        column_of[columns] = np.arange(len(columns))
         of_unclear = unclear[doc_of]
-        docs, ids = doc_of[of_unclear], token_ids[of_unclear]
-        hits = np.stack([np.bincount(docs, weights=row[ids], minlength=n_docs) for row in table])
+        docs, found_columns = doc_of[of_unclear], column_of[token_ids[of_unclear]]
+        is_function_word = found_columns >= 0
+        counts = sparse.csr_matrix(
+            (np.ones(int(is_function_word.sum())), (docs[is_function_word], found_columns[is_function_word])),
+            shape=(n_docs, len(columns)),
+        )
+        hits = np.asarray((counts @ table[:, columns].T.astype(np.float64)).T)
         # argmax takes the first of equal counts: English (index 0) wins a tie.
         best = hits.argmax(axis=0)
         found = hits[best, np.arange(n_docs)]
