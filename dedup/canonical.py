@@ -148,6 +148,7 @@ class SentenceTable:
     words: list[tuple[str, ...]]
     terms: list[tuple[str, ...]]
     distinct_terms: list[tuple[str, ...]]  # each sentence's distinct terms, sorted
+    language: int = ENGLISH  # read from its words (``dedup.languages.language_of``)
 
     @classmethod
     def of(cls, text: str) -> SentenceTable:
@@ -159,7 +160,7 @@ class SentenceTable:
         language = language_of(list(chain.from_iterable(map(_sentence_tokens, sentences))))
         read = [_sentence_words(sentence, language) for sentence in sentences]
         words, terms, distinct = zip(*read, strict=True) if read else ((), (), ())
-        return cls(sentences, paragraphs, list(words), list(terms), list(distinct))
+        return cls(sentences, paragraphs, list(words), list(terms), list(distinct), language)
 
 
 # Above this many sentences in one story, alignments are computed pair by pair instead of in
@@ -487,11 +488,14 @@ def paraphrase_scores(
     -1 (never a paraphrase, never embedded) for a candidate that states a new number, date,
     name or quote, and for every candidate of a variant that is not a rewrite of c: one with
     less than ``paraphrase_min_coverage`` of its word mass aligned with c is an independent
-    report of the story (seed 003), whose every sentence is close in topic to c."""
+    report of the story (seed 003), whose every sentence is close in topic to c. Also -1 when
+    v or c is not in English: the model was trained, and its threshold measured, on English."""
     scores, follows = np.full(len(candidates), -1.0), np.full(len(candidates), -1)
     if (
         not candidates
         or options.paraphrase_model == NONE
+        or aligner.tables[v].language != ENGLISH
+        or aligner.tables[c].language != ENGLISH
         or aligner.coverage(v, c, options.align_threshold) < options.paraphrase_min_coverage
     ):
         return scores, follows

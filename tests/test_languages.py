@@ -9,14 +9,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 from conftest import SEEDS
-from dedup.canonical import ATTRIBUTION, SentenceTable
+from dedup import paraphrase
+from dedup.canonical import ATTRIBUTION, SentenceTable, StoryAligner, candidate_additions, variant_additions
 from dedup.cli import main
+from dedup.config import PipelineOptions
 from dedup.fingerprint import encode_documents
 from dedup.languages import DocumentLanguages, function_words
 from dedup.text import content_tokens, tokens
+from dedup.weights import TermWeights
 
 BRIDGE = {
     "en": "The city said on Monday that work on the new bridge will start in March and that "
@@ -121,3 +125,34 @@ def test_canonicalisation_leaves_out_the_function_words_the_fingerprint_leaves_o
         assert [w for words in table.words for w in words] == [w for w in content if w not in ATTRIBUTION]
     spanish = {w for words in SentenceTable.of(BRIDGE["es"]).words for w in words}
     assert {"que", "las", "el"}.isdisjoint(spanish) and {"puente", "vecinos"} <= spanish
+
+
+SPANISH_CANONICAL = (
+    "El ayuntamiento de Valverde presentó el martes el nuevo plan de transporte público de la "
+    "ciudad. El plan incluye tres líneas de autobús eléctrico que unirán el centro con el hospital "
+    "y la universidad. Las obras de las nuevas paradas comenzarán en enero. El presupuesto total "
+    "del proyecto es de doce millones de euros, financiados en parte por fondos europeos. Los "
+    "vecinos podrán consultar los recorridos en la web municipal a partir de la próxima semana."
+)
+# A rewrite: the last sentence reworded with other words, no new fact.
+SPANISH_REWRITE = SPANISH_CANONICAL.replace(
+    "Los vecinos podrán consultar los recorridos en la web municipal a partir de la próxima semana.",
+    "Quienes viven en la zona verán muy pronto por internet cada trayecto previsto.",
+)
+
+
+@pytest.mark.skipif(not paraphrase.semantic_available(), reason="the 'semantic' extra is not installed")
+def test_the_english_paraphrase_model_never_judges_another_language() -> None:
+    """all-MiniLM-L6-v2 was trained, and its threshold measured, on English: a Spanish rewrite's
+    unaligned sentence stays a sentence addition, as without the model, and nothing is embedded."""
+    tables = [SentenceTable.of(SPANISH_CANONICAL), SentenceTable.of(SPANISH_REWRITE)]
+    weights = TermWeights.fit([content_tokens(SPANISH_CANONICAL), content_tokens(SPANISH_REWRITE)])
+    semantic = PipelineOptions(paraphrase_model=paraphrase.MODEL_NAME)
+    lexical = PipelineOptions(paraphrase_model="none")
+    aligner = StoryAligner(tables, weights)
+    assert aligner.coverage(1, 0, semantic.align_threshold) >= semantic.paraphrase_min_coverage
+    assert candidate_additions(1, 0, aligner, semantic) == [4]  # the reworded sentence
+    found = variant_additions(1, 0, aligner, semantic).additions
+    assert found == variant_additions(1, 0, StoryAligner(tables, weights), lexical).additions
+    assert [a.text for a in found if a.kind == "sentence"] == [tables[1].sentences[4]]
+    assert aligner._embedded == {}
