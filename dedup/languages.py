@@ -9,22 +9,30 @@ another language's function words has that language's function words removed fro
 content words as well as ``STOPWORDS``.
 
 A language's function words are its most frequent words in wordfreq's lists, letters only
-and more than one; all the lists load in 0.4 s, once per process: when a chunk holds a
-document that is not plainly English, or (local engine, several workers) while the workers
+and more than one. Reading them from those lists takes 0.3 s, once per machine: they are
+kept in the cache folder, which later processes read in a few milliseconds, when a chunk holds
+a document that is not plainly English or (local engine, several workers) while the workers
 extract. An English document is tokenised exactly as before.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, islice
+from pathlib import Path
 
 import numpy as np
+import xxhash
 from scipy import sparse
 
+from dedup.cache import cache_dir, written_in_place
 from dedup.text import STOPWORDS, tokens
+
+log = logging.getLogger("dedup")
 
 # wordfreq's languages written with spaces between words, whose words our tokenizer reads as
 # wordfreq does (Han, kana, Thai and the Brahmic scripts left out).
@@ -86,16 +94,41 @@ def _most_frequent_words(language: str, n: int) -> list[str]:
     return [word for word in top if len(word) > 1 and word.isalpha() and tokens(word) == [word]]
 
 
+def function_words_path(folder: Path) -> Path:
+    """The cached function words' file in ``folder``, named after what they are read from."""
+    from importlib.metadata import version
+
+    languages = xxhash.xxh64_hexdigest(" ".join(FUNCTION_WORD_LANGUAGES).encode("ascii"))
+    name = f"function-words-wordfreq{version('wordfreq')}-top{FUNCTION_WORDS_PER_LANGUAGE}-{languages}.json"
+    return folder / name
+
+
 @lru_cache(maxsize=1)
 def function_words() -> FunctionWords:
-    """Every language's function words, loaded once per process (fork after loading)."""
-    languages_of: dict[str, list[int]] = {word: [ENGLISH] for word in STOPWORDS}
+    """Every language's function words, once per process (fork after loading). Reading them
+    from wordfreq's lists takes 0.3 s, so they are kept in the cache folder (``cache_dir``)
+    and read from there (a few milliseconds) by every later run; where it cannot be written,
+    they are read from wordfreq each time."""
+    path = function_words_path(cache_dir())
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored["languages"] == ["en", *FUNCTION_WORD_LANGUAGES]:
+            of = stored["languages_of"]
+            return FunctionWords(tuple(stored["languages"]), {word: tuple(of[word]) for word in of})
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not cached yet, or not readable: read from wordfreq
+    languages_of: dict[str, list[int]] = {word: [ENGLISH] for word in sorted(STOPWORDS)}
     for k, language in enumerate(FUNCTION_WORD_LANGUAGES, start=1):
         for word in _most_frequent_words(language, FUNCTION_WORDS_PER_LANGUAGE):
             languages_of.setdefault(word, []).append(k)
-    return FunctionWords(
-        ("en", *FUNCTION_WORD_LANGUAGES), {word: tuple(of) for word, of in languages_of.items()}
-    )
+    found = FunctionWords(("en", *FUNCTION_WORD_LANGUAGES), {w: tuple(of) for w, of in languages_of.items()})
+    stored = {"languages": list(found.languages), "languages_of": languages_of}
+    try:
+        with written_in_place(path) as temporary:
+            temporary.write_text(json.dumps(stored, ensure_ascii=False), encoding="utf-8")
+    except OSError as exc:
+        log.debug("cannot cache the function words in %s: %s", path, exc)
+    return found
 
 
 @dataclass(frozen=True)

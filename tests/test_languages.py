@@ -3,6 +3,7 @@ are not content words, and unrelated articles of a minority language are not one
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SEEDS
-from dedup import paraphrase
+from dedup import languages, paraphrase
+from dedup.cache import CACHE_ENV
 from dedup.canonical import ATTRIBUTION, SentenceTable, StoryAligner, candidate_additions, variant_additions
 from dedup.cli import main
 from dedup.config import PipelineOptions
@@ -156,3 +158,24 @@ def test_the_english_paraphrase_model_never_judges_another_language() -> None:
     assert found == variant_additions(1, 0, StoryAligner(tables, weights), lexical).additions
     assert [a.text for a in found if a.kind == "sentence"] == [tables[1].sentences[4]]
     assert aligner._embedded == {}
+
+
+def test_function_words_are_read_from_wordfreq_once_then_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first process writes them to the cache folder, whole; later ones read the same
+    words there; an unreadable file is read from wordfreq again and replaced."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    languages.function_words.cache_clear()
+    try:
+        built = languages.function_words()
+        path = languages.function_words_path(tmp_path / "cache")
+        assert list((tmp_path / "cache").iterdir()) == [path]
+        languages.function_words.cache_clear()
+        assert languages.function_words() == built
+        path.write_text('{"languages": ["en"', encoding="utf-8")  # cut short
+        languages.function_words.cache_clear()
+        assert languages.function_words() == built
+        assert json.loads(path.read_text(encoding="utf-8"))["languages"] == list(built.languages)
+    finally:
+        languages.function_words.cache_clear()
