@@ -6,6 +6,7 @@ import gzip
 import json
 import multiprocessing
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -212,22 +213,29 @@ def test_read_batches_bound_records_and_characters(monkeypatch: pytest.MonkeyPat
 
 
 def test_extraction_calls_meanwhile_once_before_any_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``meanwhile`` runs once, once the first batch is submitted and before its results are
-    read, with or without a pool; and once when there is nothing to extract."""
+    """``meanwhile`` runs once, before any result is read, with or without a pool: once the
+    first two batches are submitted (the workers must not run out of pages while the parent
+    loads), or all there is; and once when there is nothing to extract."""
     records = [SourceRecord("in.jsonl", f"r{i:02d}", f"word {i} " * 30, "text") for i in range(20)]
     monkeypatch.setattr(local, "EXTRACT_BATCH", 7)
     monkeypatch.setattr(local, "MIN_ITEMS_FOR_POOL", 2)
-    for workers in (1, 2):
-        calls: list[int] = []
+    for workers, n_records, read_by_then in ((1, 20, 14), (2, 20, 14), (2, 5, 5)):
+        calls: list[tuple[int, int]] = []
         results: list = []
+        read: list[SourceRecord] = []
 
-        def note(results: list = results, calls: list[int] = calls) -> None:
-            calls.append(len(results))
+        def counted(records: list[SourceRecord] = records[:n_records], read: list = read) -> Iterator:
+            for record in records:
+                read.append(record)
+                yield record
 
-        for out in local.extracted(iter(records), PipelineOptions(workers=workers), note):
+        def note(results: list = results, calls: list = calls, read: list = read) -> None:
+            calls.append((len(results), len(read)))
+
+        for out in local.extracted(counted(), PipelineOptions(workers=workers), note):
             results.append(out)
-        assert calls == [0], workers
-        assert [d.doc_id for d in results] == [r.doc_id for r in records]
+        assert calls == [(0, read_by_then)], workers
+        assert [d.doc_id for d in results] == [r.doc_id for r in records[:n_records]]
     calls = []
     assert list(local.extracted(iter([]), PipelineOptions(workers=2), lambda: calls.append(0))) == []
     assert calls == [0]

@@ -374,14 +374,16 @@ def extracted(
 
     Records are taken a batch at a time (``read_batches``), and the next batch is read while
     the workers extract this one: only two batches of records are ever in memory.
-    ``meanwhile`` is called once, when the workers have their first batch: what the next stages
-    need loaded is loaded there rather than after extraction, while the cores would wait."""
+    ``meanwhile`` is called once, when the workers have their first two batches (or all there
+    is): what the next stages need loaded is loaded there rather than after extraction, while
+    the cores would wait. With only the first batch queued, the workers finished it (115 web
+    pages) before the parent was done loading and could read the next."""
     work = partial(extract_document, min_words=options.min_words)
     workers = pool_workers(options)
     pool: ProcessPoolExecutor | None = None
     running: Iterator[Document | Reject] = iter(())
     try:
-        for batch, full in read_batches(records):
+        for n_batches, (batch, full) in enumerate(read_batches(records), start=1):
             pages = any(r.content_type == "html" for r in batch)
             if pages:
                 load_html_extractor()  # before the workers fork: imported once, shared
@@ -390,7 +392,7 @@ def extracted(
             # Executor.map submits the whole batch at once and yields results in order.
             chunk = EXTRACT_CHUNK if pages else EXTRACT_TEXT_CHUNK
             submitted = pool.map(work, batch, chunksize=chunk) if pool else map(work, batch)
-            if meanwhile is not None:
+            if meanwhile is not None and (n_batches == 2 or not full):
                 meanwhile()
                 meanwhile = None
             yield from running
