@@ -505,7 +505,7 @@ def paraphrase_scores(
         for k, s in enumerate(candidates)
         if not any(
             fact.kind in NEW_FACT_KINDS and not _fact_is_stated(fact, keys, stated_tokens)
-            for fact in extract_facts(aligner.tables[v].sentences[s])
+            for fact in extract_facts(aligner.tables[v].sentences[s], language=aligner.tables[v].language)
         )
     ]
     if judged:
@@ -548,7 +548,7 @@ def variant_additions(v: int, c: int, aligner: StoryAligner, options: PipelineOp
         if sentence in canonical_sentences:
             continue  # copied word for word: every fact in it is stated (most wire reprints)
         seen: set[tuple[str, str]] = set()
-        for fact in extract_facts(sentence):
+        for fact in extract_facts(sentence, language=variant.language):
             if (fact.kind, fact.key) in seen or _fact_is_stated(fact, *aligner.stated(c)):
                 continue
             seen.add((fact.kind, fact.key))

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import regex as re
 
+from dedup.languages import ENGLISH, language_code, language_function_words
 from dedup.text import STOPWORDS, content_tokens
 
 MONTHS = {
@@ -188,13 +189,17 @@ class Fact:
     text: str  # as written
 
 
-def extract_facts(sentence: str, counting_words: bool = False) -> list[Fact]:
+def extract_facts(sentence: str, counting_words: bool = False, language: int = ENGLISH) -> list[Fact]:
     """All facts of a sentence; numbers that are part of a date are dates only.
 
     Small number words ("two countries") are counting words, not reportable figures; with
     ``counting_words`` they are facts too, so that a canonical's "five" states a variant's "5".
+    ``language``: that of the sentence's document (``dedup.languages``). A name that opens the
+    sentence loses a first word that is one of its function words ("Die Stadt Lindenau"), and
+    in a language that capitalises every noun a name takes two words: a lone capitalised word
+    is no sign of one there.
     """
-    return list(_facts_of(sentence, counting_words))
+    return list(_facts_of(sentence, counting_words, language))
 
 
 def extract_figures(sentence: str, counting_words: bool = False) -> list[Fact]:
@@ -244,9 +249,17 @@ def _figures_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
     return tuple(facts)
 
 
+# Languages that capitalise every noun (wordfreq's codes).
+NOUN_CAPITALISING_LANGUAGES = frozenset({"de"})
+
+
 @lru_cache(maxsize=1 << 16)
-def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
+def _facts_of(sentence: str, counting_words: bool, language: int = ENGLISH) -> tuple[Fact, ...]:
     facts = list(_figures_of(sentence, counting_words))
+    # A sentence's capitalised first word is dropped from a name when it is a function word of
+    # the document's language too ("Die Stadt Lindenau"; inside a name, "de" stays).
+    openers = STOPWORDS | language_function_words(language)
+    min_words = 2 if language_code(language) in NOUN_CAPITALISING_LANGUAGES else 1
     for m in _QUOTE.finditer(sentence) if any(q in sentence for q in _OPENING_QUOTES) else ():
         words = content_tokens(m[1])
         if len(words) >= 2:
@@ -259,12 +272,12 @@ def _facts_of(sentence: str, counting_words: bool) -> tuple[Fact, ...]:
             if len(words) == 1:
                 continue
             first = words[0].lower()
-            if first in STOPWORDS or first in _SENTENCE_OPENERS or first.endswith(("ing", "ed", "ly")):
+            if first in openers or first in _SENTENCE_OPENERS or first.endswith(("ing", "ed", "ly")):
                 words = words[1:]
         words = [w for w in words if w.lower() not in STOPWORDS]
         while words and words[0].lower().strip("'.") in _GENERIC_CAPS:
             words = words[1:]
-        if not words or all(w.lower() in _GENERIC_CAPS for w in words):
+        if len(words) < min_words or all(w.lower() in _GENERIC_CAPS for w in words):
             continue
         name = " ".join(words).strip("'.-")
         if any(ch.isalpha() for ch in name) and not name.isdigit():

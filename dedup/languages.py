@@ -198,6 +198,11 @@ def language_of(tokens: Sequence[str]) -> int:
     return int(DocumentLanguages.of(vocabulary, ids, np.array([len(tokens)])).languages[0])
 
 
+def language_code(language: int) -> str:
+    """wordfreq's code of ``language`` (an index into ``function_words().languages``)."""
+    return "en" if language == ENGLISH else FUNCTION_WORD_LANGUAGES[language - 1]
+
+
 @lru_cache(maxsize=64)
 def language_function_words(language: int) -> frozenset[str]:
     """The function words a document of ``language`` (an index into ``function_words()

@@ -19,6 +19,7 @@ from dedup.cache import CACHE_ENV
 from dedup.canonical import ATTRIBUTION, SentenceTable, StoryAligner, candidate_additions, variant_additions
 from dedup.cli import main
 from dedup.config import PipelineOptions
+from dedup.facts import extract_facts
 from dedup.fingerprint import encode_documents
 from dedup.languages import DocumentLanguages, function_words
 from dedup.text import content_tokens, tokens
@@ -179,3 +180,18 @@ def test_function_words_are_read_from_wordfreq_once_then_from_the_cache(
         assert json.loads(path.read_text(encoding="utf-8"))["languages"] == list(built.languages)
     finally:
         languages.function_words.cache_clear()
+
+
+def test_names_in_a_language_that_capitalises_every_noun_take_two_words() -> None:
+    """In German a lone capitalised word is a noun, not a name; a name opening a sentence loses
+    its article in any language, and a name's own "de" stays."""
+    codes = function_words().languages
+    german = "Die Stadt Lindenau hat am Dienstag mit der Techniker Krankenkasse einen Vertrag geschlossen."
+    spanish = "El Gobierno de España se reunió con Del Toro en la Universidad de Salamanca."
+
+    def names(sentence: str, code: str) -> list[str]:
+        return [f.text for f in extract_facts(sentence, language=codes.index(code)) if f.kind == "entity"]
+
+    assert names(german, "de") == ["Stadt Lindenau", "Techniker Krankenkasse"]
+    assert names(german, "en") == ["Die Stadt Lindenau", "Dienstag", "Techniker Krankenkasse", "Vertrag"]
+    assert names(spanish, "es") == ["Gobierno de España", "Del Toro", "Universidad de Salamanca"]
