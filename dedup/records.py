@@ -239,7 +239,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "similarity_to_canonical": "verifier similarity to the canonical (1.0 for the canonical itself)",
         "relation": "canonical | exact | near_copy | rewrite (relation to the canonical)",
         "author": "author(s), if known",
-        "language": "ISO 639-1 language, if known",
+        "language": "ISO 639-1 language the page or record declares, if any (not read from the text)",
     },
     "clusters": {
         "cluster_id": "story id",
