@@ -28,10 +28,10 @@ from dedup.candidates import segment_ranges, sorted_unique
 from dedup.config import PipelineOptions
 from dedup.extract.boilerplate import is_heading
 from dedup.facts import Fact, extract_facts, extract_figures
-from dedup.languages import ENGLISH, language_function_words, language_of
+from dedup.languages import ENGLISH, language_of, language_stopwords
 from dedup.paraphrase import NONE, CanonicalEmbeddings, encoder
 from dedup.records import Addition, ComposedAddition, Document, Member, Story
-from dedup.text import STOPWORDS, content_words, split_sentences, tokens
+from dedup.text import content_words, split_sentences, tokens
 from dedup.weights import TermWeights
 
 CANONICAL_POLICIES = ("coverage", "longest", "earliest")
@@ -108,15 +108,12 @@ def _sentence_tokens(sentence: str) -> tuple[str, ...]:
     return tuple(tokens(sentence))
 
 
-# Tokens that never count as a sentence's words: content_words' stopwords and attribution verbs.
-_UNMATCHED = STOPWORDS | ATTRIBUTION
-
-
 @lru_cache(maxsize=64)
 def _unmatched_in(language: int) -> frozenset[str]:
-    """_UNMATCHED, and the function words of ``language`` when it is not English, as the
-    fingerprint leaves them out of a document's content words (``dedup.languages``)."""
-    return _UNMATCHED | language_function_words(language)
+    """Tokens that never count as a sentence's words in a document of ``language``: its
+    stopwords, as the fingerprint leaves them out of its content words (``dedup.languages``),
+    and attribution verbs."""
+    return language_stopwords(language) | ATTRIBUTION
 
 
 @lru_cache(maxsize=1 << 17)

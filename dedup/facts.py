@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import regex as re
 
-from dedup.languages import ENGLISH, language_code, language_function_words
+from dedup.languages import ENGLISH, language_code, language_stopwords
 from dedup.text import STOPWORDS, content_tokens
 
 MONTHS = {
@@ -258,7 +258,7 @@ def _facts_of(sentence: str, counting_words: bool, language: int = ENGLISH) -> t
     facts = list(_figures_of(sentence, counting_words))
     # A sentence's capitalised first word is dropped from a name when it is a function word of
     # the document's language too ("Die Stadt Lindenau"; inside a name, "de" stays).
-    openers = STOPWORDS | language_function_words(language)
+    openers = language_stopwords(language)
     min_words = 2 if language_code(language) in NOUN_CAPITALISING_LANGUAGES else 1
     for m in _QUOTE.finditer(sentence) if any(q in sentence for q in _OPENING_QUOTES) else ():
         words = content_tokens(m[1])

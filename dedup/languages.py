@@ -53,7 +53,9 @@ ENGLISH_SHARE = 0.2
 # 0.08-0.45 on those pages; a few "de" or "die" among names and numbers is no evidence).
 FOREIGN_SHARE = 0.05
 MIN_FOREIGN_HITS = 3
-ENGLISH = 0  # index of English (STOPWORDS) in FunctionWords.languages
+# Every language a document is read as, by index: English (``STOPWORDS``) first.
+LANGUAGES = ("en", *FUNCTION_WORD_LANGUAGES)
+ENGLISH = 0
 # Recorded beside saved signatures (dedup/state.py): keyword signatures and document
 # frequencies of documents in other languages depend on it.
 CONTENT_WORD_RULE = {
@@ -67,15 +69,14 @@ CONTENT_WORD_RULE = {
 
 @dataclass(frozen=True)
 class FunctionWords:
-    """English first (``STOPWORDS``), then each of ``FUNCTION_WORD_LANGUAGES``; ``languages_of``
-    maps each function word to the indices of the languages it is one of."""
+    """``languages_of``: each function word, with the indices into ``LANGUAGES`` of the
+    languages it is one of (English's are ``STOPWORDS``)."""
 
-    languages: tuple[str, ...]
     languages_of: dict[str, tuple[int, ...]]
 
     def table(self, vocabulary: Sequence[str]) -> np.ndarray:
         """``[language, word]``: whether each vocabulary word is a function word of each language."""
-        table = np.zeros((len(self.languages), len(vocabulary)), dtype=bool)
+        table = np.zeros((len(LANGUAGES), len(vocabulary)), dtype=bool)
         for word, of in enumerate(map(self.languages_of.get, vocabulary)):
             if of is not None:
                 table[of, word] = True
@@ -112,17 +113,17 @@ def function_words() -> FunctionWords:
     path = function_words_path(cache_dir())
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
-        if stored["languages"] == ["en", *FUNCTION_WORD_LANGUAGES]:
+        if stored["languages"] == list(LANGUAGES):
             of = stored["languages_of"]
-            return FunctionWords(tuple(stored["languages"]), {word: tuple(of[word]) for word in of})
+            return FunctionWords({word: tuple(of[word]) for word in of})
     except (OSError, ValueError, KeyError, TypeError):
         pass  # not cached yet, or not readable: read from wordfreq
     languages_of: dict[str, list[int]] = {word: [ENGLISH] for word in sorted(STOPWORDS)}
     for k, language in enumerate(FUNCTION_WORD_LANGUAGES, start=1):
         for word in _most_frequent_words(language, FUNCTION_WORDS_PER_LANGUAGE):
             languages_of.setdefault(word, []).append(k)
-    found = FunctionWords(("en", *FUNCTION_WORD_LANGUAGES), {w: tuple(of) for w, of in languages_of.items()})
-    stored = {"languages": list(found.languages), "languages_of": languages_of}
+    found = FunctionWords({word: tuple(of) for word, of in languages_of.items()})
+    stored = {"languages": list(LANGUAGES), "languages_of": languages_of}
     try:
         with written_in_place(path) as temporary:
             temporary.write_text(json.dumps(stored, ensure_ascii=False), encoding="utf-8")
@@ -133,7 +134,7 @@ def function_words() -> FunctionWords:
 
 @dataclass(frozen=True)
 class DocumentLanguages:
-    """The language of each document of a chunk (an index into ``function_words().languages``)
+    """The language of each document of a chunk (an index into ``LANGUAGES``)
     and, unless they are all English, which chunk words are function words of which language."""
 
     languages: np.ndarray
@@ -199,14 +200,14 @@ def language_of(tokens: Sequence[str]) -> int:
 
 
 def language_code(language: int) -> str:
-    """wordfreq's code of ``language`` (an index into ``function_words().languages``)."""
-    return "en" if language == ENGLISH else FUNCTION_WORD_LANGUAGES[language - 1]
+    """wordfreq's code of ``language`` (an index into ``LANGUAGES``)."""
+    return LANGUAGES[language]
 
 
 @lru_cache(maxsize=64)
-def language_function_words(language: int) -> frozenset[str]:
-    """The function words a document of ``language`` (an index into ``function_words()
-    .languages``) loses beyond STOPWORDS: none for English."""
+def language_stopwords(language: int) -> frozenset[str]:
+    """The words a document of ``language`` (an index into ``LANGUAGES``) never counts as
+    content words: STOPWORDS and, for another language than English, its function words."""
     if language == ENGLISH:
-        return frozenset()
-    return frozenset(word for word, of in function_words().languages_of.items() if language in of)
+        return STOPWORDS
+    return STOPWORDS | {word for word, of in function_words().languages_of.items() if language in of}

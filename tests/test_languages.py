@@ -21,7 +21,7 @@ from dedup.cli import main
 from dedup.config import PipelineOptions
 from dedup.facts import extract_facts
 from dedup.fingerprint import encode_documents
-from dedup.languages import DocumentLanguages, function_words
+from dedup.languages import LANGUAGES, DocumentLanguages
 from dedup.text import content_tokens, tokens
 from dedup.weights import TermWeights
 
@@ -73,7 +73,7 @@ def _languages(texts: list[str]) -> list[str]:
     encoded = pa.array([t for words in token_lists for t in words], pa.string()).dictionary_encode()
     lengths = np.array([len(words) for words in token_lists])
     found = DocumentLanguages.of(encoded.dictionary.to_pylist(), encoded.indices.to_numpy(), lengths)
-    return [function_words().languages[k] for k in found.languages]
+    return [LANGUAGES[k] for k in found.languages]
 
 
 def test_documents_are_read_in_the_language_whose_function_words_they_use() -> None:
@@ -177,7 +177,7 @@ def test_function_words_are_read_from_wordfreq_once_then_from_the_cache(
         path.write_text('{"languages": ["en"', encoding="utf-8")  # cut short
         languages.function_words.cache_clear()
         assert languages.function_words() == built
-        assert json.loads(path.read_text(encoding="utf-8"))["languages"] == list(built.languages)
+        assert json.loads(path.read_text(encoding="utf-8"))["languages"] == list(LANGUAGES)
     finally:
         languages.function_words.cache_clear()
 
@@ -185,7 +185,7 @@ def test_function_words_are_read_from_wordfreq_once_then_from_the_cache(
 def test_names_in_a_language_that_capitalises_every_noun_take_two_words() -> None:
     """In German a lone capitalised word is a noun, not a name; a name opening a sentence loses
     its article in any language, and a name's own "de" stays."""
-    codes = function_words().languages
+    codes = LANGUAGES
     german = "Die Stadt Lindenau hat am Dienstag mit der Techniker Krankenkasse einen Vertrag geschlossen."
     spanish = "El Gobierno de España se reunió con Del Toro en la Universidad de Salamanca."
 
