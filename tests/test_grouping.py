@@ -523,3 +523,26 @@ def test_fingerprint_spans_cover_every_document_evenly_when_few() -> None:
     assert [b - a for a, b in _spans(5)] == [2, 2, 1]
     assert [b - a for a, b in _spans(2049)] == [512] * 4 + [1]
     assert _spans(0) == [(0, 0)]
+
+
+def test_canonicalisation_tasks_are_small_enough_to_balance_a_small_run() -> None:
+    """Stories go to tasks in the order given, each story once. A large run is packed up to
+    TASK_WORK (size squared); a small one into at least TASKS_PER_WORKER tasks a worker, since
+    size squared is a rough cost (the web pages' 98 stories had made 3 tasks, one of them
+    two thirds of the time)."""
+    from dedup.engines.local import TASK_WORK, TASKS_PER_WORKER, work_batches
+
+    def check(sizes: list[int], workers: int) -> list[list[int]]:
+        stories = [list(range(size)) for size in sizes]
+        order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
+        batches = work_batches(stories, order, workers)
+        assert [i for batch in batches for i in batch] == order
+        assert all(batch for batch in batches)
+        return batches
+
+    pages = check([7, 7, 7, 6] + [3] * 20 + [2] * 74, workers=2)  # the pages' 731 work
+    assert len(pages) >= TASKS_PER_WORKER * 2
+    sizes = [2] * 3000 + [5] * 200  # 17,000 work: tasks of up to 256
+    work = [sum(sizes[i] ** 2 for i in batch) for batch in check(sizes, workers=2)]
+    assert max(work) <= TASK_WORK and min(work[:-1]) > TASK_WORK - 25
+    assert len(check([2] * 100, workers=1)) < len(check([2] * 100, workers=4))
