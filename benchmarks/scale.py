@@ -28,6 +28,7 @@ held "different" stories that were near-copies, and candidate pairs grew with th
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -365,6 +366,15 @@ def main() -> None:
         if r["rounds"] > 1:
             per_round = ", ".join(f"{x:.2f}" for x in r["time_ratio_per_round"])
             print(f"{'':>9} ours/naive per round: {per_round} (median above)")
+    # The curve: near-linear means time grows about as the corpus does.
+    for small, large in itertools.pairwise(results):
+        growth = {name: large[name]["seconds"] / small[name]["seconds"] for name in ("naive", "ours")}
+        print(
+            f"{small['documents']} -> {large['documents']} docs "
+            f"({large['documents'] / small['documents']:.1f}x): "
+            f"naive {growth['naive']:.1f}x the time, ours {growth['ours']:.1f}x"
+        )
+        large["time_growth_from_previous_size"] = growth
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps({"seed": args.seed, "results": results}, indent=2) + "\n", encoding="utf-8"
