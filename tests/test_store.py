@@ -6,6 +6,7 @@ import gzip
 import json
 import multiprocessing
 import os
+import weakref
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -258,6 +259,37 @@ def test_the_paraphrase_model_is_loaded_while_several_workers_extract() -> None:
     assert languages.function_words.cache_info().currsize == 1
     local.load_later_stages(replace(model, workers=2))
     assert paraphrase.encoder.cache_info().currsize == 1
+
+
+def test_single_version_stories_are_made_once_the_verifier_is_gone(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 1M articles the run's peak memory was the verifier and 800k single-version stories
+    together: the stories are made once the grouping's scoring parts are let go."""
+    verifiers: list[weakref.ref] = []
+
+    class TrackedVerifier(local.Verifier):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            verifiers.append(weakref.ref(self))
+
+    alive_when_made: list[int] = []
+    make = local.with_single_version_stories
+
+    def tracked_make(*args: object) -> list:
+        alive_when_made.append(sum(ref() is not None for ref in verifiers))
+        return make(*args)
+
+    monkeypatch.setattr(local, "Verifier", TrackedVerifier)
+    monkeypatch.setattr(local, "with_single_version_stories", tracked_make)
+    (seeds_dir / "lone.txt").write_text(
+        "The city library will stay open until midnight during exam weeks, the council said on "
+        "Monday, after students asked for more places to study late in the evening.",
+        encoding="utf-8",
+    )
+    result = local.run_pipeline([str(seeds_dir)], PipelineOptions(workers=1, paraphrase_model="none"))
+    assert len(verifiers) == 1 and alive_when_made == [0]
+    assert sorted(len(s.members) for s in result.stories) == [1, 5]
 
 
 def test_text_tables_written_in_batches_equal_whole_tables(

@@ -626,9 +626,22 @@ def canonicalise(
     policy: str = "coverage",
     workers: int = 1,
 ) -> list[Story]:
-    """Every story of the grouping, in order. Single-document stories take a fast path here;
-    the others go to ``workers`` processes, largest first so no worker is left with a giant
-    story at the end while the others idle."""
+    """Every story of the grouping, in order (``canonicalise_versions``, then the stories of
+    one version)."""
+    stories = canonicalise_versions(docs, grouping, options, policy, workers)
+    return with_single_version_stories(stories, grouping.stories, docs)
+
+
+def canonicalise_versions(
+    docs: Sequence[Document],
+    grouping: Grouping,
+    options: PipelineOptions,
+    policy: str = "coverage",
+    workers: int = 1,
+) -> list[Story | None]:
+    """Every story of the grouping with several versions, in order, and None in the place of
+    each story of one version. They go to ``workers`` processes, largest first so no worker is
+    left with a giant story at the end while the others idle."""
     global _FORKED_CONTEXT
     stories = grouping.stories
     context = _StoryContext(docs, grouping, options, policy)
@@ -655,11 +668,20 @@ def canonicalise(
     for batch, batch_stories in zip(batches, done, strict=True):
         for i, story in zip(batch, batch_stories, strict=True):
             results[i] = story
+    return results
+
+
+def with_single_version_stories(
+    stories: list[Story | None], members: Sequence[Sequence[int]], docs: Sequence[Document]
+) -> list[Story]:
+    """``stories`` with each None replaced by the story of its one version (``members``: each
+    story's documents). Nothing of the grouping's scoring is read, so a caller can let that go
+    first: at 1M articles these are 800k stories, about 300 MB."""
     heads = document_heads(docs)  # a single version's story needs its doc_id, not its text
-    for i, members in enumerate(stories):
-        if results[i] is None:
-            results[i] = single_version_story(members[0], heads[members[0]].doc_id)
-    return results  # type: ignore[return-value]
+    for i, story_members in enumerate(members):
+        if stories[i] is None:
+            stories[i] = single_version_story(story_members[0], heads[story_members[0]].doc_id)
+    return stories  # type: ignore[return-value]
 
 
 # Modules only later stages use, imported by them when first needed: the engine imports them
@@ -701,9 +723,12 @@ def run_pipeline(inputs: Sequence[str], options: PipelineOptions, policy: str = 
         len(grouping.stories),
     )
     with timer("canonicalise"):
-        stories = canonicalise(docs, grouping, options, policy, pool_workers(options))
+        versions = canonicalise_versions(docs, grouping, options, policy, pool_workers(options))
+        # The scoring parts go before the single-version stories are made: at 1M articles the
+        # run's peak memory was the two together, at the end of canonicalisation.
         grouping = grouping.scoring_released()
         release_freed_memory()
+        stories = with_single_version_stories(versions, grouping.stories, docs)
     return PipelineResult(
         documents=docs,
         rejects=rejects,
