@@ -185,12 +185,11 @@ def test_function_words_are_read_from_wordfreq_once_then_from_the_cache(
 def test_names_in_a_language_that_capitalises_every_noun_take_two_words() -> None:
     """In German a lone capitalised word is a noun, not a name; a name opening a sentence loses
     its article in any language, and a name's own "de" stays."""
-    codes = LANGUAGES
     german = "Die Stadt Lindenau hat am Dienstag mit der Techniker Krankenkasse einen Vertrag geschlossen."
     spanish = "El Gobierno de España se reunió con Del Toro en la Universidad de Salamanca."
 
     def names(sentence: str, code: str) -> list[str]:
-        return [f.text for f in extract_facts(sentence, language=codes.index(code)) if f.kind == "entity"]
+        return [f.text for f in extract_facts(sentence, language=LANGUAGES.index(code)) if f.kind == "entity"]
 
     assert names(german, "de") == ["Stadt Lindenau", "Techniker Krankenkasse"]
     assert names(german, "en") == ["Die Stadt Lindenau", "Dienstag", "Techniker Krankenkasse", "Vertrag"]

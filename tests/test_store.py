@@ -262,7 +262,7 @@ def test_the_paraphrase_model_is_loaded_while_several_workers_extract() -> None:
 
 
 def test_single_version_stories_are_made_once_the_verifier_is_gone(
-    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At 1M articles the run's peak memory was the verifier and 800k single-version stories
     together: the stories are made once the grouping's scoring parts are let go."""

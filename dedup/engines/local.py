@@ -586,9 +586,8 @@ class _StoryContext:
 
 
 _FORKED_CONTEXT: _StoryContext | None = None
-# A task's work is about the square of its documents (every version is aligned with the
-# others). Tasks are packed up to this much work so a worker's queue stays balanced, and IPC
-# is paid per batch of small stories rather than per story.
+# Tasks are packed up to this much work (``story_work``) so a worker's queue stays balanced,
+# and IPC is paid per batch of small stories rather than per story.
 TASK_WORK = 256
 # ...and, in a small run, to this fraction of a worker's share of the work. The square is a
 # rough cost: a story whose sentences go through the paraphrase model costs 10-40 times
@@ -602,15 +601,21 @@ def _canonicalise_in_worker(batch: Sequence[Sequence[int]]) -> list[Story]:
     return [_FORKED_CONTEXT.story(members) for members in batch]
 
 
+def story_work(members: Sequence[int]) -> int:
+    """Canonicalising a story is about the square of its documents' work: every version is
+    aligned with the others."""
+    return len(members) ** 2
+
+
 def work_batches(stories: Sequence[Sequence[int]], order: Sequence[int], workers: int = 1) -> list[list[int]]:
     """Consecutive runs of ``order`` (positions in ``stories``) of about ``TASK_WORK`` work
     each, or less when that gives each of ``workers`` fewer than TASKS_PER_WORKER tasks."""
-    total = sum(len(stories[i]) ** 2 for i in order)
+    total = sum(story_work(stories[i]) for i in order)
     task_work = min(TASK_WORK, max(1, total // (TASKS_PER_WORKER * workers)))
     batches: list[list[int]] = []
     work = task_work
     for i in order:
-        cost = len(stories[i]) ** 2
+        cost = story_work(stories[i])
         if work + cost > task_work:
             batches.append([])
             work = 0
@@ -648,7 +653,7 @@ def canonicalise_versions(
     results: list[Story | None] = [None] * len(stories)
     multi = sorted((i for i, s in enumerate(stories) if len(s) > 1), key=lambda i: (-len(stories[i]), i))
     batches = work_batches(stories, multi, workers)
-    enough_work = sum(len(stories[i]) ** 2 for i in multi) >= MIN_WORK_FOR_POOL
+    enough_work = sum(story_work(stories[i]) for i in multi) >= MIN_WORK_FOR_POOL
     if multi and enough_work and workers > 1 and options.paraphrase_model != NONE:
         encoder(options.paraphrase_model)  # loaded once here; forked workers share it
     _FORKED_CONTEXT = context
